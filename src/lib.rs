@@ -1,0 +1,14 @@
+//! Receives signed mobway vehicle-telemetry webhooks and lands every batch in S3, partitioned by VIN and date.
+//!
+//! The core (`signature`, `keys`, `batch`, `delivery`) works on plain bytes and values; `storage` is the seam
+//! to the object store, `s3` its AWS implementation, and `handler` the HTTP face used by `main`.
+
+pub mod batch;
+pub mod config;
+pub mod delivery;
+pub mod error;
+pub mod handler;
+pub mod keys;
+pub mod s3;
+pub mod signature;
+pub mod storage;

@@ -1,0 +1,73 @@
+//! The S3 implementation of the storage seam.
+
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+
+use crate::config::Config;
+use crate::delivery::StoredObject;
+use crate::storage::{ObjectStore, StorageError};
+
+/// Upper bound for one PUT attempt; a stalled connection is abandoned and retried.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Upper bound for a PUT with its retries, kept well below the function's timeout so a failing store answers 500.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// Writes objects to one S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Store {
+    /// Builds the client once, from the standard AWS environment plus the configured endpoint, if any.
+    pub async fn connect(config: &Config) -> Self {
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .operation_timeout(OPERATION_TIMEOUT)
+                    .build(),
+            )
+            .load()
+            .await;
+        Self::with_sdk_config(&shared, config)
+    }
+
+    pub fn with_sdk_config(shared: &SdkConfig, config: &Config) -> Self {
+        let mut builder = aws_sdk_s3::config::Builder::from(shared);
+        if let Some(endpoint) = &config.s3_endpoint {
+            // S3-compatible servers are reached by path: no bucket name in the host.
+            builder = builder.endpoint_url(endpoint).force_path_style(true);
+        }
+        Self { client: Client::from_conf(builder.build()), bucket: config.bucket.clone() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl ObjectStore for S3Store {
+    async fn put(&self, object: StoredObject) -> Result<(), StorageError> {
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&object.key)
+            .content_type(object.content_type)
+            .body(ByteStream::from(object.body));
+        for (name, value) in object.metadata {
+            request = request.metadata(name, value);
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(error) => Err(StorageError { key: object.key, cause: DisplayErrorContext(&error).to_string() }),
+        }
+    }
+}
