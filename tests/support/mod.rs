@@ -1,0 +1,239 @@
+//! Shared test support: a real S3-compatible server (s3s-fs) on 127.0.0.1, and a client to read the bucket back.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::Credentials;
+use aws_sdk_s3::config::SharedCredentialsProvider;
+use mobway_receiver::config::Config;
+use mobway_receiver::s3::S3Store;
+
+pub const ACCESS_KEY: &str = "mobway-test-access-key";
+pub const SECRET_KEY: &str = "mobway-test-secret-key";
+/// The signing secret the files in `events/` are signed with.
+pub const TEST_SIGN_SECRET: &str = "mobway-local-test-secret";
+
+const INSTALL_HINT: &str = "s3s-fs 0.14.1 is needed for the storage tests. Install it with\n    \
+    cargo install --locked s3s-fs@0.14.1 --features binary\nor run `make test`, which installs it.";
+
+/// The s3s-fs binary: `$S3S_FS` if set, else `s3s-fs` on PATH or in ~/.cargo/bin. Fails loudly when absent.
+pub fn s3s_fs_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("S3S_FS") {
+        return PathBuf::from(path);
+    }
+    let candidates = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo/bin")));
+    for dir in candidates {
+        let candidate = dir.join("s3s-fs");
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("{INSTALL_HINT}");
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port on 127.0.0.1");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Waits until something accepts connections on the address, or panics after `limit`.
+pub fn wait_for_listener(address: SocketAddr, limit: Duration, what: &str) {
+    let started = Instant::now();
+    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+        assert!(started.elapsed() < limit, "{what} did not listen on {address} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// An s3s-fs server on 127.0.0.1 with its own data folder, checking SigV4 with a fixed key pair.
+pub struct S3Server {
+    process: Option<Child>,
+    port: u16,
+    root: tempfile::TempDir,
+}
+
+impl S3Server {
+    pub fn start() -> Self {
+        let root = tempfile::tempdir().expect("temporary data folder");
+        let mut server = Self { process: None, port: free_port(), root };
+        server.restart();
+        server
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// Stops the server; requests to its endpoint are refused until `restart`.
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+
+    /// Starts (again) on the same port and data folder.
+    pub fn restart(&mut self) {
+        self.stop();
+        let process = Command::new(s3s_fs_binary())
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .arg(self.root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("could not start s3s-fs: {error}\n{INSTALL_HINT}"));
+        self.process = Some(process);
+        let address = SocketAddr::from(([127, 0, 0, 1], self.port));
+        wait_for_listener(address, Duration::from_secs(10), "s3s-fs");
+    }
+
+    /// SDK configuration that reaches this server with the test credentials.
+    pub fn sdk_config(&self) -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                ACCESS_KEY, SECRET_KEY, None, None, "mobway-tests",
+            )))
+            .endpoint_url(self.endpoint())
+            .build()
+    }
+
+    /// A client for reading the bucket back.
+    pub fn client(&self) -> Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk_config()).force_path_style(true).build();
+        Client::from_conf(config)
+    }
+
+    /// Creates a bucket and returns the receiver's store for it, built as in production from a `Config`.
+    pub async fn store_for_new_bucket(&self, bucket: &str, config: &Config) -> S3Store {
+        self.create_bucket(bucket).await;
+        S3Store::with_sdk_config(&self.sdk_config(), config)
+    }
+
+    pub async fn create_bucket(&self, bucket: &str) {
+        self.client().create_bucket().bucket(bucket).send().await.expect("create bucket");
+    }
+
+    /// Every key in a bucket, sorted.
+    pub async fn keys(&self, bucket: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut pages = self.client().list_objects_v2().bucket(bucket).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.expect("list objects");
+            keys.extend(page.contents().iter().filter_map(|object| object.key().map(str::to_owned)));
+        }
+        keys.sort();
+        keys
+    }
+
+    /// An object's bytes, content type and user metadata.
+    pub async fn object(&self, bucket: &str, key: &str) -> StoredCopy {
+        let output = self.client().get_object().bucket(bucket).key(key).send().await.unwrap_or_else(|error| {
+            panic!("get {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&error))
+        });
+        let content_type = output.content_type().map(str::to_owned);
+        let metadata = output.metadata().cloned().unwrap_or_default();
+        let body = output.body.collect().await.expect("read object body").into_bytes().to_vec();
+        StoredCopy { body, content_type, metadata }
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// An object as read back through the S3 API.
+#[derive(Debug)]
+pub struct StoredCopy {
+    pub body: Vec<u8>,
+    pub content_type: Option<String>,
+    pub metadata: std::collections::HashMap<String, String>,
+}
+
+impl StoredCopy {
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("object is UTF-8")
+    }
+}
+
+/// Configuration as the function would read it, for a bucket and optional extra variables.
+pub fn config_for(bucket: &str, extra: &[(&str, &str)]) -> Config {
+    let mut vars = vec![("BUCKET_NAME", bucket), ("SIGN_SECRET", TEST_SIGN_SECRET)];
+    vars.extend_from_slice(extra);
+    Config::from_lookup(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string()))
+        .expect("valid test configuration")
+}
+
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// An HTTP API (payload 2.0) request as lambda_http deserialises it from API Gateway's JSON event.
+pub fn http_api_request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> lambda_http::Request {
+    let headers: serde_json::Map<String, serde_json::Value> =
+        headers.iter().map(|(name, value)| (name.to_string(), serde_json::Value::from(*value))).collect();
+    let (body, base64_encoded) = match std::str::from_utf8(body) {
+        Ok(text) => (text.to_owned(), false),
+        Err(_) => {
+            use base64::prelude::{BASE64_STANDARD, Engine as _};
+            (BASE64_STANDARD.encode(body), true)
+        }
+    };
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abcdef1234",
+            "domainName": "abcdef1234.execute-api.eu-west-1.amazonaws.com",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "tests"},
+            "requestId": "test-request",
+            "routeKey": format!("{method} {path}"),
+            "stage": "$default",
+            "time": "03/Dec/2026:12:00:00 +0000",
+            "timeEpoch": 1796385600000u64
+        },
+        "body": body,
+        "isBase64Encoded": base64_encoded
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("a valid HTTP API event")
+}
+
+/// A signed webhook delivery, as mobway sends it.
+pub fn signed_delivery(body: &[u8], secret: &str) -> lambda_http::Request {
+    let secret = mobway_receiver::signature::SigningSecret::new(secret).expect("non-empty secret");
+    let signature = mobway_receiver::signature::sign(&secret, body);
+    http_api_request("POST", "/webhook", &[("content-type", "application/json"), ("x-signature", &signature)], body)
+}
+
+/// The JSON body of a response.
+pub fn response_json(response: &lambda_http::Response<lambda_http::Body>) -> serde_json::Value {
+    let bytes: &[u8] = match response.body() {
+        lambda_http::Body::Text(text) => text.as_bytes(),
+        lambda_http::Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    serde_json::from_slice(bytes).expect("every answer is JSON")
+}
