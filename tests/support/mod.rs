@@ -237,3 +237,98 @@ pub fn response_json(response: &lambda_http::Response<lambda_http::Body>) -> ser
     };
     serde_json::from_slice(bytes).expect("every answer is JSON")
 }
+
+const CARGO_LAMBDA_HINT: &str = "cargo-lambda is needed for the end-to-end tests. Install it with\n    \
+    pip install cargo-lambda\nor run `make test`, which installs it.";
+
+/// The function running under `cargo lambda watch` on 127.0.0.1, as `make run` starts it.
+pub struct LambdaWatch {
+    process: Child,
+    port: u16,
+    pub log: tempfile::NamedTempFile,
+}
+
+impl LambdaWatch {
+    /// Starts the function with the given environment and waits until it answers the health check.
+    pub fn start(env: &[(&str, String)]) -> Self {
+        use std::os::unix::process::CommandExt;
+        let port = free_port();
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let env_vars: Vec<String> = env.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        let mut command = Command::new("cargo");
+        command
+            .current_dir(repo_root())
+            .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1", "-P", &port.to_string()])
+            .args(env_vars.iter().flat_map(|pair| ["--env-var", pair.as_str()]))
+            .stdin(Stdio::null())
+            .stdout(log.reopen().expect("log file"))
+            .stderr(log.reopen().expect("log file"))
+            // Its own process group, so that stopping it also stops `cargo run` and the function.
+            .process_group(0);
+        let process = command.spawn().unwrap_or_else(|error| panic!("could not start cargo lambda watch: {error}\n{CARGO_LAMBDA_HINT}"));
+        let watch = Self { process, port, log };
+        watch.wait_until_ready(Duration::from_secs(600));
+        watch
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/lambda-url/mobway-receiver{path}", self.port)
+    }
+
+    fn wait_until_ready(&self, limit: Duration) {
+        let started = Instant::now();
+        let agent = http_agent();
+        loop {
+            if let Ok(response) = agent.get(&self.url("/")).call() {
+                if response.status() == 200 {
+                    return;
+                }
+            }
+            let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+            assert!(
+                !log.contains("no such command") && !log.contains("no such subcommand"),
+                "{CARGO_LAMBDA_HINT}\n{log}"
+            );
+            assert!(started.elapsed() < limit, "the function did not answer within {limit:?}; its log:\n{log}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+impl Drop for LambdaWatch {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.process.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.process.wait();
+    }
+}
+
+/// An HTTP client that returns every status instead of turning 4xx and 5xx into errors.
+pub fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// POSTs a body with an optional `X-Signature`; returns status and parsed JSON answer.
+pub fn post(url: &str, body: &[u8], signature: Option<&str>) -> (u16, serde_json::Value) {
+    let mut request = http_agent().post(url).header("content-type", "application/json");
+    if let Some(signature) = signature {
+        request = request.header("x-signature", signature);
+    }
+    let mut response = request.send(body).unwrap_or_else(|error| panic!("POST {url}: {error}"));
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().expect("answer body");
+    (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("answer is not JSON: {text}")))
+}
+
+/// The hex signature mobway would send for a body.
+pub fn signature_for(body: &[u8], secret: &str) -> String {
+    mobway_receiver::signature::sign(&mobway_receiver::signature::SigningSecret::new(secret).expect("non-empty"), body)
+}

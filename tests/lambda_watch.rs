@@ -1,0 +1,102 @@
+//! End to end: the function under `cargo lambda watch`, signed deliveries over HTTP like mobway's,
+//! and the objects read back from a real S3-compatible store.
+
+mod support;
+
+use std::process::Command;
+
+use mobway_receiver::keys::BatchId;
+use serde_json::json;
+use support::{LambdaWatch, S3Server, TEST_SIGN_SECRET, post, repo_root, signature_for};
+
+fn function_env(server: &S3Server, bucket: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("BUCKET_NAME", bucket.to_owned()),
+        ("SIGN_SECRET", TEST_SIGN_SECRET.to_owned()),
+        ("AWS_ENDPOINT_URL_S3", server.endpoint()),
+        ("AWS_ACCESS_KEY_ID", support::ACCESS_KEY.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", support::SECRET_KEY.to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("KEY_PREFIX", "e2e/".to_owned()),
+    ]
+}
+
+async fn objects(server: &S3Server, bucket: &str) -> Vec<(String, Vec<u8>)> {
+    let mut objects = Vec::new();
+    for key in server.keys(bucket).await {
+        let body = server.object(bucket, &key).await.body;
+        objects.push((key, body));
+    }
+    objects
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_deliveries_over_http_are_stored_once_and_unsigned_ones_not_at_all() {
+    let server = S3Server::start();
+    server.create_bucket("e2e").await;
+    let watch = LambdaWatch::start(&function_env(&server, "e2e"));
+    let webhook = watch.url("/webhook");
+
+    // The provider stand-in signs and sends the sample, as mobway would.
+    let sample_path = repo_root().join("events/payloads/provider-sample.json");
+    let sent = Command::new("python3")
+        .arg(repo_root().join("scripts/mobway_send.py"))
+        .args(["--url", &webhook, "--secret", TEST_SIGN_SECRET])
+        .arg(&sample_path)
+        .output()
+        .expect("python3 runs the provider stand-in");
+    let answer = String::from_utf8_lossy(&sent.stdout);
+    assert!(sent.status.success(), "stand-in failed: {answer} {}", String::from_utf8_lossy(&sent.stderr));
+    let sample = std::fs::read(&sample_path).expect("sample payload");
+    let sample_id = BatchId::of(&sample);
+    assert!(answer.starts_with("200 ") && answer.contains(sample_id.as_str()), "{answer}");
+
+    let multi_vin = std::fs::read(repo_root().join("events/payloads/multi-vin.json")).expect("payload");
+    let (status, body) = post(&webhook, &multi_vin, Some(&signature_for(&multi_vin, TEST_SIGN_SECRET)));
+    assert_eq!(status, 200);
+    assert_eq!(body["records"], 5);
+    assert_eq!(body["objects"], 6);
+    let stored = objects(&server, "e2e").await;
+    assert_eq!(stored.len(), 2 + 6, "{:?}", stored.iter().map(|(key, _)| key).collect::<Vec<_>>());
+    assert!(stored.iter().all(|(key, _)| key.starts_with("e2e/")));
+
+    // mobway retries when it misses our answer: the retry changes nothing in the bucket.
+    let (status, retry_body) = post(&webhook, &multi_vin, Some(&signature_for(&multi_vin, TEST_SIGN_SECRET)));
+    assert_eq!((status, &retry_body), (200, &body));
+    assert_eq!(objects(&server, "e2e").await, stored);
+
+    // Wrongly signed, unsigned and tampered deliveries are refused alike and store nothing.
+    let tampered = String::from_utf8(multi_vin.clone()).expect("utf-8").replace("88.10", "18.10");
+    let attempts: [(&[u8], Option<String>); 3] = [
+        (b"{\"INTRUDER1\":[{\"date_time\":\"2023-02-14 10:00:00\"}]}", Some(signature_for(b"{}", "guessed-secret"))),
+        (b"{\"INTRUDER1\":[{\"date_time\":\"2023-02-14 10:00:00\"}]}", None),
+        (tampered.as_bytes(), Some(signature_for(&multi_vin, TEST_SIGN_SECRET))),
+    ];
+    for (payload, signature) in attempts {
+        let (status, body) = post(&webhook, payload, signature.as_deref());
+        assert_eq!((status, body), (403, json!({"status": "error", "message": "invalid signature"})));
+    }
+    assert_eq!(objects(&server, "e2e").await, stored);
+
+    let log = watch.log_text();
+    assert!(!log.contains(TEST_SIGN_SECRET), "the secret must never be logged");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn store_outage_answers_500_and_the_retry_after_restart_stores_the_batch() {
+    let mut server = S3Server::start();
+    server.create_bucket("outage").await;
+    let watch = LambdaWatch::start(&function_env(&server, "outage"));
+    let webhook = watch.url("/webhook");
+    let payload = std::fs::read(repo_root().join("events/payloads/multi-vin.json")).expect("payload");
+    let signature = signature_for(&payload, TEST_SIGN_SECRET);
+
+    server.stop();
+    let (status, body) = post(&webhook, &payload, Some(&signature));
+    assert_eq!((status, body), (500, json!({"status": "error", "message": "storage unavailable"})));
+
+    server.restart();
+    let (status, body) = post(&webhook, &payload, Some(&signature));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(server.keys("outage").await.len(), 6);
+}
