@@ -8,7 +8,10 @@ use mobway_receiver::handler::Receiver;
 use mobway_receiver::keys::BatchId;
 use mobway_receiver::s3::S3Store;
 use serde_json::json;
-use support::{S3Server, TEST_SIGN_SECRET, config_for, http_api_request, response_json, signed_delivery};
+use support::{
+    S3Server, TEST_SIGN_SECRET, config_for, http_api_request, http_api_request_in_stage, response_json, signature_for,
+    signed_delivery,
+};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -45,11 +48,7 @@ async fn stores_partitions_and_raw_body_with_content_types_and_metadata() {
     let raw = server.object("layout", &format!("raw/date=2026-12-03/{id}.json")).await;
     assert_eq!(raw.body, TWO_VINS);
     assert_eq!(raw.content_type.as_deref(), Some("application/json"));
-    let signature = mobway_receiver::signature::sign(
-        &mobway_receiver::signature::SigningSecret::new(TEST_SIGN_SECRET).expect("secret"),
-        TWO_VINS,
-    );
-    assert_eq!(raw.metadata.get("signature"), Some(&signature));
+    assert_eq!(raw.metadata.get("signature"), Some(&signature_for(TWO_VINS, TEST_SIGN_SECRET)));
     assert_eq!(raw.metadata.get("received-at").map(String::as_str), Some("2026-12-03T12:00:00Z"));
 }
 
@@ -119,15 +118,11 @@ async fn delivery_signed_with_the_previous_secret_is_stored_during_rotation() {
 async fn unsigned_or_wrongly_signed_deliveries_store_nothing_and_get_one_identical_403() {
     let server = S3Server::start();
     let receiver = receiver(&server, "forbidden", &[]).await;
-    let right = mobway_receiver::signature::sign(
-        &mobway_receiver::signature::SigningSecret::new(TEST_SIGN_SECRET).expect("secret"),
-        TWO_VINS,
-    );
+    let right = signature_for(TWO_VINS, TEST_SIGN_SECRET);
     let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
         ("no header", vec![]),
         ("empty header", vec![("x-signature", String::new())]),
-        ("another secret", vec![("x-signature", mobway_receiver::signature::sign(
-            &mobway_receiver::signature::SigningSecret::new("wrong").expect("secret"), TWO_VINS))]),
+        ("another secret", vec![("x-signature", signature_for(TWO_VINS, "wrong"))]),
         ("truncated", vec![("x-signature", right[..63].to_owned())]),
         ("not hex", vec![("x-signature", "g".repeat(64))]),
         ("other header name", vec![("x-signature-256", right.clone())]),
@@ -145,10 +140,7 @@ async fn unsigned_or_wrongly_signed_deliveries_store_nothing_and_get_one_identic
 async fn signature_header_name_is_case_insensitive_and_value_tolerates_prefix_case_and_whitespace() {
     let server = S3Server::start();
     let receiver = receiver(&server, "header-forms", &[]).await;
-    let right = mobway_receiver::signature::sign(
-        &mobway_receiver::signature::SigningSecret::new(TEST_SIGN_SECRET).expect("secret"),
-        TWO_VINS,
-    );
+    let right = signature_for(TWO_VINS, TEST_SIGN_SECRET);
     for value in [right.to_uppercase(), format!("sha256={right}"), format!("  {right}  ")] {
         for name in ["X-Signature", "x-signature", "X-SIGNATURE"] {
             let response = receiver.handle(http_api_request("POST", "/webhook", &[(name, &value)], TWO_VINS)).await;
@@ -232,4 +224,16 @@ async fn store_that_refuses_our_credentials_answers_500() {
     let response = receiver.handle(signed_delivery(TWO_VINS, TEST_SIGN_SECRET)).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(server.keys("locked").await.is_empty());
+}
+
+#[tokio::test]
+async fn http_api_stage_name_in_the_path_is_not_part_of_the_route() {
+    let server = S3Server::start();
+    let receiver = receiver(&server, "staged", &[]).await;
+    let signature = signature_for(TWO_VINS, TEST_SIGN_SECRET);
+    let delivery = http_api_request_in_stage("Prod", "POST", "/Prod/webhook", &[("x-signature", &signature)], TWO_VINS);
+    assert_eq!(receiver.handle(delivery).await.status(), StatusCode::OK);
+    let health = http_api_request_in_stage("Prod", "GET", "/Prod/", &[], b"");
+    assert_eq!(response_json(&receiver.handle(health).await), json!({"status": "success"}));
+    assert_eq!(server.keys("staged").await.len(), 3);
 }

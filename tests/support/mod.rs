@@ -189,6 +189,17 @@ pub fn repo_root() -> PathBuf {
 
 /// An HTTP API (payload 2.0) request as lambda_http deserialises it from API Gateway's JSON event.
 pub fn http_api_request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> lambda_http::Request {
+    http_api_request_in_stage("$default", method, path, headers, body)
+}
+
+/// Like [`http_api_request`], for an API stage other than `$default`: `path` then starts with `/{stage}`.
+pub fn http_api_request_in_stage(
+    stage: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> lambda_http::Request {
     let headers: serde_json::Map<String, serde_json::Value> =
         headers.iter().map(|(name, value)| (name.to_string(), serde_json::Value::from(*value))).collect();
     let (body, base64_encoded) = match std::str::from_utf8(body) {
@@ -211,7 +222,7 @@ pub fn http_api_request(method: &str, path: &str, headers: &[(&str, &str)], body
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "tests"},
             "requestId": "test-request",
             "routeKey": format!("{method} {path}"),
-            "stage": "$default",
+            "stage": stage,
             "time": "03/Dec/2026:12:00:00 +0000",
             "timeEpoch": 1796385600000u64
         },
@@ -223,8 +234,7 @@ pub fn http_api_request(method: &str, path: &str, headers: &[(&str, &str)], body
 
 /// A signed webhook delivery, as mobway sends it.
 pub fn signed_delivery(body: &[u8], secret: &str) -> lambda_http::Request {
-    let secret = mobway_receiver::signature::SigningSecret::new(secret).expect("non-empty secret");
-    let signature = mobway_receiver::signature::sign(&secret, body);
+    let signature = signature_for(body, secret);
     http_api_request("POST", "/webhook", &[("content-type", "application/json"), ("x-signature", &signature)], body)
 }
 

@@ -1,0 +1,29 @@
+# Entry points: `make run` (the function locally) and `make test` (every test). Both install what they need.
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.venv/bin:$(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: setup run test test-rust test-template build-arm64 events clean-local
+
+setup:
+	@scripts/setup.sh
+
+run: setup
+	@scripts/run-local.sh
+
+test: setup test-rust test-template
+
+test-rust:
+	cargo test --locked
+
+test-template:
+	.venv/bin/python -m pytest -q tests/template
+
+build-arm64: setup
+	cargo lambda build --release --arm64 --bin mobway-receiver
+	@ls -l target/lambda/mobway-receiver/bootstrap
+
+events:
+	python3 scripts/make_events.py
+
+clean-local:
+	rm -rf .local
