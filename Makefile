@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup run test test-rust test-template build-arm64 events clean-local
+.PHONY: setup run test lint test-rust test-template build-arm64 events clean-local
 
 setup:
 	@scripts/setup.sh
@@ -10,7 +10,11 @@ setup:
 run: setup
 	@scripts/run-local.sh
 
-test: setup test-rust test-template
+test: setup lint test-rust test-template
+
+lint:
+	cargo fmt --check
+	cargo clippy --locked --all-targets -- -D warnings
 
 test-rust:
 	cargo test --locked

@@ -61,7 +61,10 @@ impl SplitBatch {
     /// Never fails: whatever cannot be placed is counted in [`SplitBatch::unpartitioned`].
     pub fn split(body: &[u8]) -> Self {
         let Ok(VinEntries(entries)) = serde_json::from_slice::<VinEntries>(body) else {
-            return Self { unpartitioned: Unpartitioned { unreadable_body: true, ..Default::default() }, ..Self::default() };
+            return Self {
+                unpartitioned: Unpartitioned { unreadable_body: true, ..Default::default() },
+                ..Self::default()
+            };
         };
         let mut split = Self::default();
         let mut index: HashMap<(Vin, PartitionDate), usize> = HashMap::new();
@@ -213,7 +216,10 @@ mod tests {
     #[test]
     fn compaction_keeps_numbers_exactly_as_written() {
         let json = r#"{"speed": 109.780, "odometer": 1e400, "id": 123456789012345678901234567890, "neg": -0.0}"#;
-        assert_eq!(compact(json), r#"{"speed":109.780,"odometer":1e400,"id":123456789012345678901234567890,"neg":-0.0}"#);
+        assert_eq!(
+            compact(json),
+            r#"{"speed":109.780,"odometer":1e400,"id":123456789012345678901234567890,"neg":-0.0}"#
+        );
     }
 
     #[test]
@@ -235,11 +241,8 @@ mod tests {
         let split = SplitBatch::split(body);
         assert_eq!(split.records, 4);
         assert!(split.unpartitioned.is_empty());
-        let summary: Vec<_> = split
-            .partitions
-            .iter()
-            .map(|p| (p.vin.to_string(), p.date.to_string(), lines(p)))
-            .collect();
+        let summary: Vec<_> =
+            split.partitions.iter().map(|p| (p.vin.to_string(), p.date.to_string(), lines(p))).collect();
         assert_eq!(
             summary,
             [
@@ -251,15 +254,24 @@ mod tests {
                         r#"{"vin":"VIN1","date_time":"2023-02-14 10:00:00","n":3}"#
                     ]
                 ),
-                ("VIN1".to_owned(), "2023-02-15".to_owned(), vec![r#"{"vin":"VIN1","date_time":"2023-02-15 00:00:00","n":2}"#]),
-                ("VIN2".to_owned(), "2023-02-14".to_owned(), vec![r#"{"vin":"VIN2","date_time":"2023-02-14T10:00:00Z","n":4}"#]),
+                (
+                    "VIN1".to_owned(),
+                    "2023-02-15".to_owned(),
+                    vec![r#"{"vin":"VIN1","date_time":"2023-02-15 00:00:00","n":2}"#]
+                ),
+                (
+                    "VIN2".to_owned(),
+                    "2023-02-14".to_owned(),
+                    vec![r#"{"vin":"VIN2","date_time":"2023-02-14T10:00:00Z","n":4}"#]
+                ),
             ]
         );
     }
 
     #[test]
     fn partition_lines_end_with_a_newline_each() {
-        let split = SplitBatch::split(br#"{"V":[{"date_time":"2023-02-14 09:51:48"},{"date_time":"2023-02-14 09:51:49"}]}"#);
+        let split =
+            SplitBatch::split(br#"{"V":[{"date_time":"2023-02-14 09:51:48"},{"date_time":"2023-02-14 09:51:49"}]}"#);
         let partition = &split.partitions[0];
         assert_eq!(partition.records, 2);
         assert!(partition.lines.ends_with(b"}\n"));
@@ -268,7 +280,8 @@ mod tests {
 
     #[test]
     fn repeated_vin_keys_keep_the_records_of_both() {
-        let body = br#"{"V":[{"date_time":"2023-02-14 01:00:00","n":1}],"V":[{"date_time":"2023-02-14 02:00:00","n":2}]}"#;
+        let body =
+            br#"{"V":[{"date_time":"2023-02-14 01:00:00","n":1}],"V":[{"date_time":"2023-02-14 02:00:00","n":2}]}"#;
         let split = SplitBatch::split(body);
         assert_eq!(split.partitions.len(), 1);
         assert_eq!(lines(&split.partitions[0]).len(), 2);
@@ -292,7 +305,8 @@ mod tests {
     #[test]
     fn deeply_nested_record_is_partitioned_intact_without_overflowing_the_stack() {
         let depth = 100_000;
-        let record = format!("{{\"date_time\":\"2023-02-14 01:00:00\",\"x\":{}{}}}", "[".repeat(depth), "]".repeat(depth));
+        let record =
+            format!("{{\"date_time\":\"2023-02-14 01:00:00\",\"x\":{}{}}}", "[".repeat(depth), "]".repeat(depth));
         let split = SplitBatch::split(format!("{{\"V\":[{record}]}}").as_bytes());
         assert!(split.unpartitioned.is_empty());
         assert_eq!(split.partitions[0].lines, format!("{record}\n").into_bytes());
@@ -307,7 +321,9 @@ mod tests {
 
     #[test]
     fn records_under_an_unusable_vin_are_left_unpartitioned() {
-        let split = SplitBatch::split(br#"{"../etc":[{"date_time":"2023-02-14 01:00:00"}],"OK1":[{"date_time":"2023-02-14 01:00:00"}]}"#);
+        let split = SplitBatch::split(
+            br#"{"../etc":[{"date_time":"2023-02-14 01:00:00"}],"OK1":[{"date_time":"2023-02-14 01:00:00"}]}"#,
+        );
         assert_eq!(split.unpartitioned.records_with_bad_vin, 1);
         assert_eq!(split.partitions.len(), 1);
         assert_eq!(split.records, 2);

@@ -35,9 +35,8 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let non_empty = |name: &str| lookup(name).filter(|value| !value.is_empty());
         let bucket = non_empty("BUCKET_NAME").ok_or(ConfigError::Missing("BUCKET_NAME"))?;
-        let current = non_empty("SIGN_SECRET")
-            .and_then(SigningSecret::new)
-            .ok_or(ConfigError::Missing("SIGN_SECRET"))?;
+        let current =
+            non_empty("SIGN_SECRET").and_then(SigningSecret::new).ok_or(ConfigError::Missing("SIGN_SECRET"))?;
         let previous = non_empty("SIGN_SECRET_PREVIOUS").and_then(SigningSecret::new);
         let key_prefix = lookup("KEY_PREFIX").unwrap_or_default();
         if key_prefix.starts_with('/') {
@@ -131,7 +130,8 @@ mod tests {
 
     #[test]
     fn config_debug_output_hides_the_secrets() {
-        let config = config(&[MINIMAL[0], ("SIGN_SECRET", "top-secret"), ("SIGN_SECRET_PREVIOUS", "old-secret")]).expect("valid");
+        let config = config(&[MINIMAL[0], ("SIGN_SECRET", "top-secret"), ("SIGN_SECRET_PREVIOUS", "old-secret")])
+            .expect("valid");
         let shown = format!("{config:?}");
         assert!(!shown.contains("top-secret") && !shown.contains("old-secret"), "{shown}");
     }

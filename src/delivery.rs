@@ -86,7 +86,9 @@ mod tests {
 
     #[test]
     fn plans_partitions_then_the_raw_body_when_archiving() {
-        let body = Bytes::from_static(br#"{"V1":[{"date_time":"2023-02-14 01:00:00"}],"V2":[{"date_time":"2023-02-15 01:00:00"}]}"#);
+        let body = Bytes::from_static(
+            br#"{"V1":[{"date_time":"2023-02-14 01:00:00"}],"V2":[{"date_time":"2023-02-15 01:00:00"}]}"#,
+        );
         let plan = DeliveryPlan::new(body.clone(), "sig", RECEIVED, &layout(true));
         let id = BatchId::of(&body);
         assert_eq!(
@@ -101,7 +103,10 @@ mod tests {
         let raw = &plan.objects[2];
         assert_eq!(raw.body, body);
         assert_eq!(raw.content_type, JSON);
-        assert_eq!(raw.metadata, [("signature", "sig".to_owned()), ("received-at", "2026-12-03T23:59:59.5Z".to_owned())]);
+        assert_eq!(
+            raw.metadata,
+            [("signature", "sig".to_owned()), ("received-at", "2026-12-03T23:59:59.5Z".to_owned())]
+        );
         assert!(plan.objects[..2].iter().all(|object| object.content_type == JSON_LINES && object.metadata.is_empty()));
     }
 

@@ -1,7 +1,7 @@
 //! The one error type of a request, and the one place that maps it to a status and a JSON body.
 
-use lambda_http::http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use lambda_http::http::StatusCode;
+use lambda_http::http::header::{ALLOW, CONTENT_TYPE, HeaderValue};
 use lambda_http::{Body, Response};
 use serde_json::json;
 
@@ -71,7 +71,8 @@ mod tests {
 
     #[test]
     fn every_signature_failure_gets_the_same_403_body() {
-        let causes = [SignatureError::Missing, SignatureError::Repeated, SignatureError::Malformed, SignatureError::Mismatch];
+        let causes =
+            [SignatureError::Missing, SignatureError::Repeated, SignatureError::Malformed, SignatureError::Mismatch];
         let bodies: Vec<String> = causes
             .into_iter()
             .map(|cause| {
@@ -85,7 +86,10 @@ mod tests {
 
     #[test]
     fn storage_failure_answers_500_without_the_cause() {
-        let error = StorageError { key: "vin=X/date=2023-02-14/abc.jsonl".into(), cause: "dispatch failure: connection refused".into() };
+        let error = StorageError {
+            key: "vin=X/date=2023-02-14/abc.jsonl".into(),
+            cause: "dispatch failure: connection refused".into(),
+        };
         let response = ReceiveError::from(error).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body_text(&response), r#"{"message":"storage unavailable","status":"error"}"#);

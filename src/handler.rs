@@ -166,7 +166,10 @@ mod tests {
 
     #[test]
     fn other_methods_on_known_routes_are_not_allowed() {
-        assert!(matches!(Route::resolve(&Method::GET, "/webhook"), Err(ReceiveError::MethodNotAllowed { allow: "POST" })));
+        assert!(matches!(
+            Route::resolve(&Method::GET, "/webhook"),
+            Err(ReceiveError::MethodNotAllowed { allow: "POST" })
+        ));
         assert!(matches!(Route::resolve(&Method::DELETE, "/"), Err(ReceiveError::MethodNotAllowed { allow: "GET" })));
     }
 

@@ -36,9 +36,7 @@ pub struct PartitionDate(Date);
 impl PartitionDate {
     /// Reads a record's `date_time`: `YYYY-MM-DD HH:MM:SS[.fraction]` taken as UTC, or RFC 3339 with an offset.
     pub fn from_date_time(value: &str) -> Option<Self> {
-        parse_naive_utc(value)
-            .or_else(|| OffsetDateTime::parse(value, &Rfc3339).ok())
-            .map(|instant| Self::of(instant))
+        parse_naive_utc(value).or_else(|| OffsetDateTime::parse(value, &Rfc3339).ok()).map(Self::of)
     }
 
     /// The UTC date of an instant, such as the moment a delivery was received.
@@ -63,17 +61,17 @@ fn parse_naive_utc(value: &str) -> Option<OffsetDateTime> {
         [b'.', digits @ ..] => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
         _ => false,
     };
-    let separators_ok = [(4, b'-'), (7, b'-'), (10, b' '), (13, b':'), (16, b':')]
-        .iter()
-        .all(|&(at, separator)| main[at] == separator);
+    let separators_ok =
+        [(4, b'-'), (7, b'-'), (10, b' '), (13, b':'), (16, b':')].iter().all(|&(at, separator)| main[at] == separator);
     if !fraction_ok || !separators_ok {
         return None;
     }
     let number = |from: usize, to: usize| -> Option<u16> {
         let digits = &main[from..to];
-        digits.iter().all(u8::is_ascii_digit).then(|| {
-            digits.iter().fold(0u16, |total, digit| total * 10 + u16::from(digit - b'0'))
-        })
+        digits
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| digits.iter().fold(0u16, |total, digit| total * 10 + u16::from(digit - b'0')))
     };
     let month = time::Month::try_from(u8::try_from(number(5, 7)?).ok()?).ok()?;
     let date = Date::from_calendar_date(i32::from(number(0, 4)?), month, u8::try_from(number(8, 10)?).ok()?).ok()?;
@@ -199,10 +197,7 @@ mod tests {
 
     #[test]
     fn batch_id_is_the_hex_sha256_of_the_body() {
-        assert_eq!(
-            BatchId::of(b"abc").as_str(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(BatchId::of(b"abc").as_str(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

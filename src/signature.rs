@@ -74,14 +74,12 @@ impl SignatureVerifier {
             return Err(SignatureError::Repeated);
         }
         let tag = parse_signature_header(value)?;
-        let accepted = std::iter::once(&self.current)
-            .chain(self.previous.as_ref())
-            .any(|secret| {
-                let mut mac = secret.mac();
-                mac.update(body);
-                // `verify_slice` compares in constant time.
-                mac.verify_slice(&tag).is_ok()
-            });
+        let accepted = std::iter::once(&self.current).chain(self.previous.as_ref()).any(|secret| {
+            let mut mac = secret.mac();
+            mac.update(body);
+            // `verify_slice` compares in constant time.
+            mac.verify_slice(&tag).is_ok()
+        });
         if accepted { Ok(()) } else { Err(SignatureError::Mismatch) }
     }
 }

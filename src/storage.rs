@@ -64,7 +64,12 @@ mod tests {
 
     fn objects(count: usize) -> Vec<StoredObject> {
         (0..count)
-            .map(|n| StoredObject { key: format!("k{n}"), body: Default::default(), content_type: "x", metadata: vec![] })
+            .map(|n| StoredObject {
+                key: format!("k{n}"),
+                body: Default::default(),
+                content_type: "x",
+                metadata: vec![],
+            })
             .collect()
     }
 

@@ -42,7 +42,9 @@ fn expected(file: &str) -> Expected {
         "health.json" => Expected { status: ok, partitions: NOTHING, raw: false },
         "webhook-provider-sample.json" => Expected { status: ok, partitions: SAMPLE_PARTITIONS, raw: true },
         "webhook-provider-sample-as-documented.json" => Expected { status: ok, partitions: NOTHING, raw: true },
-        "webhook-multi-vin.json" | "webhook-base64.json" => Expected { status: ok, partitions: MULTI_VIN_PARTITIONS, raw: true },
+        "webhook-multi-vin.json" | "webhook-base64.json" => {
+            Expected { status: ok, partitions: MULTI_VIN_PARTITIONS, raw: true }
+        }
         "webhook-rest-stage.json" => Expected { status: ok, partitions: SAMPLE_PARTITIONS, raw: true },
         "webhook-wrong-signature.json" | "webhook-missing-signature.json" => {
             Expected { status: forbidden, partitions: NOTHING, raw: false }
@@ -75,7 +77,8 @@ async fn answer(server: &S3Server, bucket: &str, file: &str) -> Response<Body> {
     let config = config_for(bucket, &[]);
     let receiver = Receiver::new(&config, server.store_for_new_bucket(bucket, &config).await).with_clock(receipt_time);
     let text = std::fs::read_to_string(repo_root().join("events").join(file)).expect("read event");
-    let request = lambda_http::request::from_str(&text).unwrap_or_else(|error| panic!("{file} is not an API Gateway event: {error}"));
+    let request = lambda_http::request::from_str(&text)
+        .unwrap_or_else(|error| panic!("{file} is not an API Gateway event: {error}"));
     receiver.handle(request).await
 }
 
@@ -159,7 +162,11 @@ async fn provider_sample_lines_are_the_records_without_insignificant_whitespace(
         assert!(!line.contains(": ") && !line.contains("\n"), "{line}");
         assert_eq!(&serde_json::from_str::<Value>(line).expect("line is JSON"), record);
     }
-    assert!(lines[0].starts_with(r#"{"vin":"6AHFT68CKAF501652","date_time":"2023-02-14 09:51:48","speed":109.78,"#), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with(r#"{"vin":"6AHFT68CKAF501652","date_time":"2023-02-14 09:51:48","speed":109.78,"#),
+        "{}",
+        lines[0]
+    );
     assert!(lines[1].contains(r#""lv_battery_voltage":null"#));
 }
 
@@ -173,7 +180,8 @@ async fn documented_sample_with_python_none_is_kept_raw_with_its_signature_metad
     let raw = server.object("as-documented", &format!("raw/date=2026-12-03/{}.json", BatchId::of(&delivered))).await;
     assert_eq!(raw.body, delivered);
     assert_eq!(raw.content_type.as_deref(), Some("application/json"));
-    let text = std::fs::read_to_string(repo_root().join("events/webhook-provider-sample-as-documented.json")).expect("event");
+    let text =
+        std::fs::read_to_string(repo_root().join("events/webhook-provider-sample-as-documented.json")).expect("event");
     let event: Value = serde_json::from_str(&text).expect("event JSON");
     assert_eq!(raw.metadata.get("signature").map(String::as_str), event["headers"]["x-signature"].as_str());
     assert_eq!(raw.metadata.get("received-at").map(String::as_str), Some("2026-12-03T12:00:00Z"));

@@ -100,3 +100,36 @@ async fn store_outage_answers_500_and_the_retry_after_restart_stores_the_batch()
     assert_eq!(status, 200, "{body}");
     assert_eq!(server.keys("outage").await.len(), 6);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_event_file_is_answered_through_the_lambda_runtime_by_cargo_lambda_invoke() {
+    let server = S3Server::start();
+    server.create_bucket("invoke").await;
+    let watch = LambdaWatch::start(&function_env(&server, "invoke"));
+    let mut files: Vec<_> = std::fs::read_dir(repo_root().join("events"))
+        .expect("events/")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8, "{files:?}");
+    for file in files {
+        let name = file.file_name().expect("file name").to_string_lossy().into_owned();
+        let output = Command::new("cargo")
+            .current_dir(repo_root())
+            .args(["lambda", "invoke", "-A", "127.0.0.1", "-P", &watch.port().to_string(), "mobway-receiver"])
+            .arg("--data-file")
+            .arg(&file)
+            .output()
+            .expect("cargo lambda invoke runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{name}: {stdout} {}", String::from_utf8_lossy(&output.stderr));
+        let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{name}: {stdout}"));
+        let expected = if name.contains("-signature") { 403 } else { 200 };
+        assert_eq!(answer["statusCode"], expected, "{name}: {answer}");
+        let body: serde_json::Value =
+            serde_json::from_str(answer["body"].as_str().expect("body is a string")).expect("body is JSON");
+        let status = if expected == 200 { "success" } else { "error" };
+        assert_eq!(body["status"], status, "{name}");
+    }
+}

@@ -24,7 +24,8 @@ async fn receiver(server: &S3Server, bucket: &str, extra: &[(&str, &str)]) -> Re
     Receiver::new(&config, server.store_for_new_bucket(bucket, &config).await).with_clock(receipt_time)
 }
 
-const TWO_VINS: &[u8] = br#"{"VIN1":[{"date_time":"2023-02-14 10:00:00","speed":1.50}],"VIN2":[{"date_time":"2023-02-15 10:00:00"}]}"#;
+const TWO_VINS: &[u8] =
+    br#"{"VIN1":[{"date_time":"2023-02-14 10:00:00","speed":1.50}],"VIN2":[{"date_time":"2023-02-15 10:00:00"}]}"#;
 
 #[tokio::test]
 async fn stores_partitions_and_raw_body_with_content_types_and_metadata() {
@@ -33,7 +34,10 @@ async fn stores_partitions_and_raw_body_with_content_types_and_metadata() {
     let response = receiver.handle(signed_delivery(TWO_VINS, TEST_SIGN_SECRET)).await;
     let id = BatchId::of(TWO_VINS);
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response_json(&response), json!({"status": "success", "batch_id": id.as_str(), "records": 2, "objects": 3}));
+    assert_eq!(
+        response_json(&response),
+        json!({"status": "success", "batch_id": id.as_str(), "records": 2, "objects": 3})
+    );
     assert_eq!(
         server.keys("layout").await,
         [
@@ -171,7 +175,7 @@ async fn invalid_utf8_body_that_is_signed_is_kept_raw_byte_for_byte() {
     let response = receiver.handle(signed_delivery(body, TEST_SIGN_SECRET)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let key = format!("raw/date=2026-12-03/{}.json", BatchId::of(body));
-    assert_eq!(server.keys("binary").await, [key.clone()]);
+    assert_eq!(server.keys("binary").await, std::slice::from_ref(&key));
     assert_eq!(server.object("binary", &key).await.body, body);
 }
 
@@ -212,14 +216,15 @@ async fn store_that_refuses_our_credentials_answers_500() {
     let server = S3Server::start();
     server.create_bucket("locked").await;
     let config = config_for("locked", &[]);
-    let wrong_credentials = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(aws_sdk_s3::config::Credentials::new(
-            support::ACCESS_KEY, "not-the-secret-key", None, None, "tests",
-        )))
-        .endpoint_url(server.endpoint())
-        .build();
+    let wrong_credentials =
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+                aws_sdk_s3::config::Credentials::new(support::ACCESS_KEY, "not-the-secret-key", None, None, "tests"),
+            ))
+            .endpoint_url(server.endpoint())
+            .build();
     let receiver = Receiver::new(&config, S3Store::with_sdk_config(&wrong_credentials, &config));
     let response = receiver.handle(signed_delivery(TWO_VINS, TEST_SIGN_SECRET)).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);

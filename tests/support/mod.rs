@@ -108,7 +108,11 @@ impl S3Server {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                ACCESS_KEY, SECRET_KEY, None, None, "mobway-tests",
+                ACCESS_KEY,
+                SECRET_KEY,
+                None,
+                None,
+                "mobway-tests",
             )))
             .endpoint_url(self.endpoint())
             .build()
@@ -144,9 +148,14 @@ impl S3Server {
 
     /// An object's bytes, content type and user metadata.
     pub async fn object(&self, bucket: &str, key: &str) -> StoredCopy {
-        let output = self.client().get_object().bucket(bucket).key(key).send().await.unwrap_or_else(|error| {
-            panic!("get {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&error))
-        });
+        let output = self
+            .client()
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("get {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&error)));
         let content_type = output.content_type().map(str::to_owned);
         let metadata = output.metadata().cloned().unwrap_or_default();
         let body = output.body.collect().await.expect("read object body").into_bytes().to_vec();
@@ -275,10 +284,16 @@ impl LambdaWatch {
             .stderr(log.reopen().expect("log file"))
             // Its own process group, so that stopping it also stops `cargo run` and the function.
             .process_group(0);
-        let process = command.spawn().unwrap_or_else(|error| panic!("could not start cargo lambda watch: {error}\n{CARGO_LAMBDA_HINT}"));
+        let process = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("could not start cargo lambda watch: {error}\n{CARGO_LAMBDA_HINT}"));
         let watch = Self { process, port, log };
         watch.wait_until_ready(Duration::from_secs(600));
         watch
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -289,10 +304,8 @@ impl LambdaWatch {
         let started = Instant::now();
         let agent = http_agent();
         loop {
-            if let Ok(response) = agent.get(&self.url("/")).call() {
-                if response.status() == 200 {
-                    return;
-                }
+            if agent.get(&self.url("/")).call().is_ok_and(|response| response.status() == 200) {
+                return;
             }
             let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
             assert!(
