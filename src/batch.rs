@@ -40,8 +40,13 @@ impl Unpartitioned {
     }
 
     /// How many records (or non-array entries) were left out of the partitions.
+    /// An unreadable body counts as one, since its records cannot be counted.
     pub fn records(&self) -> usize {
-        self.non_array_entries + self.records_with_bad_vin + self.records_not_objects + self.records_without_date
+        usize::from(self.unreadable_body)
+            + self.non_array_entries
+            + self.records_with_bad_vin
+            + self.records_not_objects
+            + self.records_without_date
     }
 }
 
@@ -292,6 +297,7 @@ mod tests {
     fn body_that_is_not_json_is_unreadable() {
         let split = SplitBatch::split(b"{\"V\": [{\"lv_battery_voltage\": None}]}");
         assert!(split.unpartitioned.unreadable_body);
+        assert_eq!(split.unpartitioned.records(), 1);
         assert!(split.partitions.is_empty());
     }
 

@@ -3,6 +3,10 @@
 use crate::delivery::Layout;
 use crate::keys::KeyLayout;
 use crate::signature::{SignatureVerifier, SigningSecret};
+use crate::telemetry::Telemetry;
+
+/// The CloudWatch namespace of the function's metrics unless `METRICS_NAMESPACE` names another.
+pub const DEFAULT_METRICS_NAMESPACE: &str = "MobwayReceiver";
 
 /// Why the function cannot start. Shown in the init error; never contains a secret.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -23,6 +27,7 @@ pub struct Config {
     pub layout: Layout,
     /// An S3-compatible endpoint to use instead of AWS, reached with path-style addressing.
     pub s3_endpoint: Option<String>,
+    pub telemetry: Telemetry,
 }
 
 impl Config {
@@ -47,11 +52,17 @@ impl Config {
             Some(value) => parse_switch(&value).ok_or(ConfigError::InvalidRawArchive(value))?,
         };
         let s3_endpoint = non_empty("AWS_ENDPOINT_URL_S3").or_else(|| non_empty("AWS_ENDPOINT_URL"));
+        let telemetry = Telemetry {
+            namespace: non_empty("METRICS_NAMESPACE").unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.into()),
+            // Set by Lambda (and by cargo lambda); the fallback only matters outside both.
+            function_name: non_empty("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "mobway-receiver".into()),
+        };
         Ok(Self {
             bucket,
             verifier: SignatureVerifier::new(current, previous),
             layout: Layout { keys: KeyLayout::new(key_prefix), raw_archive },
             s3_endpoint,
+            telemetry,
         })
     }
 }
@@ -83,6 +94,20 @@ mod tests {
         assert!(config.layout.raw_archive);
         assert_eq!(config.layout.keys.prefix(), "");
         assert_eq!(config.s3_endpoint, None);
+        assert_eq!(config.telemetry.namespace, DEFAULT_METRICS_NAMESPACE);
+    }
+
+    #[test]
+    fn metrics_namespace_and_function_name_come_from_the_environment() {
+        let config = config(&[
+            MINIMAL[0],
+            MINIMAL[1],
+            ("METRICS_NAMESPACE", "Fleet/Webhooks"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "stack-ReceiverFunction-1"),
+        ])
+        .expect("valid");
+        assert_eq!(config.telemetry.namespace, "Fleet/Webhooks");
+        assert_eq!(config.telemetry.function_name, "stack-ReceiverFunction-1");
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The HTTP face of the receiver: routes a Lambda HTTP request, verifies, plans, stores and answers.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
-use lambda_http::tracing::{error, info, warn};
+use lambda_http::tracing::{error, warn};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -13,6 +15,7 @@ use crate::delivery::{DeliveryPlan, Layout};
 use crate::error::{ReceiveError, json_response};
 use crate::signature::SignatureVerifier;
 use crate::storage::{ObjectStore, store_all};
+use crate::telemetry::{Outcome, RequestSummary, Telemetry};
 
 const SIGNATURE_HEADER: &str = "x-signature";
 
@@ -59,13 +62,20 @@ fn stage_of(request: &Request) -> Option<&str> {
 pub struct Receiver<S> {
     verifier: SignatureVerifier,
     layout: Layout,
+    telemetry: Telemetry,
     store: S,
     clock: fn() -> OffsetDateTime,
 }
 
 impl<S: ObjectStore> Receiver<S> {
     pub fn new(config: &Config, store: S) -> Self {
-        Self { verifier: config.verifier.clone(), layout: config.layout.clone(), store, clock: OffsetDateTime::now_utc }
+        Self {
+            verifier: config.verifier.clone(),
+            layout: config.layout.clone(),
+            telemetry: config.telemetry.clone(),
+            store,
+            clock: OffsetDateTime::now_utc,
+        }
     }
 
     /// Uses another clock for the receipt time, so tests can pin the raw object's date.
@@ -73,47 +83,61 @@ impl<S: ObjectStore> Receiver<S> {
         Self { clock, ..self }
     }
 
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
-    /// Answers one request. Never fails and never panics on client input: every outcome is a response.
+    /// Answers one request and reports its summary. Never fails and never panics on client input.
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        match self.respond(request).await {
+        let started = Instant::now();
+        let mut summary = RequestSummary::default();
+        let response = match self.respond(request, &mut summary).await {
             Ok(response) => response,
             Err(error) => {
-                match &error {
-                    ReceiveError::InvalidSignature(cause) => warn!(outcome = "rejected", %cause, "signature refused"),
-                    ReceiveError::StorageUnavailable(cause) => error!(outcome = "failed", %cause, "batch not stored"),
-                    ReceiveError::NotFound | ReceiveError::MethodNotAllowed { .. } => {
-                        info!(outcome = "unrouted", status = error.status().as_u16(), "no such route")
+                summary.outcome = match &error {
+                    ReceiveError::InvalidSignature(cause) => {
+                        warn!(%cause, "signature refused");
+                        Outcome::Rejected
                     }
-                }
+                    ReceiveError::StorageUnavailable(failure) => {
+                        error!(key = failure.key, cause = failure.cause, "batch not stored; the sender will retry");
+                        Outcome::Failed
+                    }
+                    ReceiveError::NotFound | ReceiveError::MethodNotAllowed { .. } => Outcome::Unrouted,
+                };
                 error.into_response()
             }
-        }
+        };
+        summary.duration = started.elapsed();
+        self.telemetry.report(&summary);
+        response
     }
 
-    async fn respond(&self, request: Request) -> Result<Response<Body>, ReceiveError> {
+    async fn respond(&self, request: Request, summary: &mut RequestSummary) -> Result<Response<Body>, ReceiveError> {
         let path = path_without_stage(request.uri().path(), stage_of(&request));
         match Route::resolve(request.method(), path)? {
-            Route::Health => Ok(json_response(StatusCode::OK, &json!({"status": "success"}))),
-            Route::Webhook => self.receive(request).await,
+            Route::Health => {
+                summary.outcome = Outcome::Health;
+                Ok(json_response(StatusCode::OK, &json!({"status": "success"})))
+            }
+            Route::Webhook => self.receive(request, summary).await,
         }
     }
 
-    async fn receive(&self, request: Request) -> Result<Response<Body>, ReceiveError> {
+    async fn receive(&self, request: Request, summary: &mut RequestSummary) -> Result<Response<Body>, ReceiveError> {
         let (parts, body) = request.into_parts();
         let body = body_bytes(body);
+        summary.bytes_received = body.len();
         let signatures = parts.headers.get_all(SIGNATURE_HEADER);
         self.verifier.verify(&body, signatures.iter().map(|value| value.as_bytes()))?;
         let signature = signatures.iter().next().and_then(|value| value.to_str().ok()).unwrap_or_default();
 
-        let bytes_received = body.len();
         let plan = DeliveryPlan::new(body, signature, (self.clock)(), &self.layout);
         let DeliveryPlan { batch_id, records, vins, unpartitioned, objects } = plan;
         let object_count = objects.len();
+        summary.batch_id = Some(batch_id.clone());
+        summary.vins = vins;
+        summary.records = records;
+        summary.records_unpartitioned = unpartitioned.records();
         store_all(&self.store, objects).await?;
+        summary.outcome = Outcome::Stored;
+        summary.objects_written = object_count;
 
         if !unpartitioned.is_empty() {
             warn!(
@@ -127,16 +151,6 @@ impl<S: ObjectStore> Receiver<S> {
                 "batch kept raw: part of it could not be partitioned"
             );
         }
-        info!(
-            outcome = "stored",
-            %batch_id,
-            vins,
-            records,
-            objects = object_count,
-            bytes_received,
-            records_unpartitioned = unpartitioned.records(),
-            "batch stored"
-        );
         Ok(json_response(
             StatusCode::OK,
             &json!({"status": "success", "batch_id": batch_id.as_str(), "records": records, "objects": object_count}),

@@ -133,3 +133,142 @@ async fn every_event_file_is_answered_through_the_lambda_runtime_by_cargo_lambda
         assert_eq!(body["status"], status, "{name}");
     }
 }
+
+/// Checks one EMF document against the Embedded Metric Format specification; returns its metric names.
+fn assert_valid_emf(document: &serde_json::Value) -> Vec<String> {
+    const UNITS: &[&str] = &[
+        "Seconds",
+        "Microseconds",
+        "Milliseconds",
+        "Bytes",
+        "Kilobytes",
+        "Megabytes",
+        "Gigabytes",
+        "Terabytes",
+        "Bits",
+        "Kilobits",
+        "Megabits",
+        "Gigabits",
+        "Terabits",
+        "Percent",
+        "Count",
+        "Bytes/Second",
+        "Kilobytes/Second",
+        "Megabytes/Second",
+        "Gigabytes/Second",
+        "Terabytes/Second",
+        "Bits/Second",
+        "Kilobits/Second",
+        "Megabits/Second",
+        "Gigabits/Second",
+        "Terabits/Second",
+        "Count/Second",
+        "None",
+    ];
+    let root = document.as_object().expect("an EMF document is a JSON object");
+    let metadata = root["_aws"].as_object().expect("_aws is an object");
+    assert!(metadata["Timestamp"].as_u64().is_some_and(|ms| ms > 1_600_000_000_000), "Timestamp in epoch ms");
+    let directives = metadata["CloudWatchMetrics"].as_array().expect("CloudWatchMetrics is an array");
+    assert!(!directives.is_empty());
+    let mut names = Vec::new();
+    for directive in directives {
+        let namespace = directive["Namespace"].as_str().expect("Namespace is a string");
+        assert!((1..=255).contains(&namespace.len()));
+        for dimension_set in directive["Dimensions"].as_array().expect("Dimensions is an array") {
+            let keys = dimension_set.as_array().expect("a dimension set is an array");
+            assert!(keys.len() <= 30);
+            for key in keys {
+                let key = key.as_str().expect("dimension keys are strings");
+                assert!(root.get(key).is_some_and(|value| value.is_string()), "dimension {key} has a string value");
+            }
+        }
+        let metrics = directive["Metrics"].as_array().expect("Metrics is an array");
+        assert!(!metrics.is_empty() && metrics.len() <= 100);
+        for metric in metrics {
+            let name = metric["Name"].as_str().expect("metric Name is a string");
+            let unit = metric["Unit"].as_str().expect("metric Unit is a string");
+            assert!(UNITS.contains(&unit), "{name} has unit {unit}");
+            assert!(root.get(name).is_some_and(|value| value.is_number()), "{name} has a numeric value");
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_and_emf_metrics_describe_stored_rejected_and_failed_deliveries() {
+    let mut server = S3Server::start();
+    server.create_bucket("logs").await;
+    let mut env = function_env(&server, "logs");
+    env.push(("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()));
+    env.push(("METRICS_NAMESPACE", "MobwayReceiverTests".to_owned()));
+    let watch = LambdaWatch::start(&env);
+    let webhook = watch.url("/webhook");
+    let payload = std::fs::read(repo_root().join("events/payloads/multi-vin.json")).expect("payload");
+    let signature = signature_for(&payload, TEST_SIGN_SECRET);
+
+    assert_eq!(post(&webhook, &payload, Some(&signature)).0, 200);
+    assert_eq!(post(&webhook, &payload, Some(&signature_for(&payload, "wrong-secret"))).0, 403);
+    server.stop();
+    assert_eq!(post(&webhook, &payload, Some(&signature)).0, 500);
+
+    let log = watch.log_text();
+    let documents: Vec<serde_json::Value> =
+        log.lines().filter_map(|line| serde_json::from_str::<serde_json::Value>(line.trim()).ok()).collect();
+
+    let emf: Vec<&serde_json::Value> = documents.iter().filter(|doc| doc.get("_aws").is_some()).collect();
+    let outcomes: Vec<&str> = emf.iter().map(|doc| doc["outcome"].as_str().expect("outcome")).collect();
+    assert_eq!(outcomes, ["stored", "rejected", "failed"], "one EMF line per delivery");
+    let expected_names: Vec<&str> = mobway_receiver::telemetry::Metric::ALL.map(|m| m.name()).to_vec();
+    for document in &emf {
+        assert_eq!(assert_valid_emf(document), expected_names);
+        assert_eq!(document["_aws"]["CloudWatchMetrics"][0]["Namespace"], "MobwayReceiverTests");
+        assert_eq!(document["FunctionName"], "mobway-receiver");
+    }
+    assert_eq!((emf[0]["DeliveriesStored"].as_f64(), emf[0]["RecordsStored"].as_f64()), (Some(1.0), Some(5.0)));
+    assert_eq!(emf[0]["ObjectsWritten"].as_f64(), Some(6.0));
+    assert_eq!(emf[1]["SignaturesRejected"].as_f64(), Some(1.0));
+    assert_eq!(emf[2]["StorageFailures"].as_f64(), Some(1.0));
+
+    let summaries: Vec<&serde_json::Value> =
+        documents.iter().filter(|doc| doc["fields"]["message"] == "request summary").collect();
+    let delivery_summaries: Vec<&&serde_json::Value> =
+        summaries.iter().filter(|doc| doc["fields"]["outcome"] != "health").collect();
+    assert_eq!(delivery_summaries.len(), 3, "{log}");
+    for summary in &summaries {
+        assert_eq!(summary["level"], "INFO");
+        let request_id = summary["span"]["requestId"].as_str().unwrap_or_default();
+        assert!(!request_id.is_empty(), "every summary carries the Lambda request id: {summary}");
+        for field in [
+            "outcome",
+            "batch_id",
+            "vins",
+            "records",
+            "objects",
+            "bytes_received",
+            "records_unpartitioned",
+            "duration_ms",
+        ] {
+            assert!(summary["fields"].get(field).is_some(), "{field} missing from {summary}");
+        }
+    }
+    let stored = delivery_summaries[0];
+    assert_eq!(stored["fields"]["outcome"], "stored");
+    assert_eq!(stored["fields"]["batch_id"], BatchId::of(&payload).as_str());
+    assert_eq!((stored["fields"]["vins"].as_u64(), stored["fields"]["records"].as_u64()), (Some(3), Some(5)));
+    assert_eq!(stored["fields"]["bytes_received"].as_u64(), Some(payload.len() as u64));
+
+    let rejected_warning = documents
+        .iter()
+        .find(|doc| doc["level"] == "WARN" && doc["fields"]["message"] == "signature refused")
+        .expect("a warning for the rejected signature");
+    assert_eq!(rejected_warning["fields"]["cause"], "signature does not match the body");
+    let failure = documents.iter().find(|doc| doc["level"] == "ERROR").expect("an error line for the failure");
+    assert!(failure["fields"]["key"].as_str().is_some_and(|key| key.starts_with("e2e/")), "{failure}");
+    assert!(failure["fields"]["cause"].as_str().is_some_and(|cause| !cause.is_empty()), "{failure}");
+
+    // Keys (and so VINs) may be logged; record values and the secret never.
+    for secret_or_payload in [TEST_SIGN_SECRET, "tyre pressure low", "56.073055", "ignition on"] {
+        assert!(!log.contains(secret_or_payload), "the log must not contain {secret_or_payload:?}");
+    }
+}

@@ -3,45 +3,11 @@
 The template is transformed offline with aws-sam-translator, so no AWS account is needed.
 """
 
-import json
-import os
 import pathlib
 import subprocess
 import sys
 
-import pytest
-from cfnlint.decode import cfn_yaml
-from samtranslator.translator.transform import transform
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "template.yaml"
-
-
-class NoManagedPolicies:
-    """The template names no managed policies, so the translator never needs to ask IAM for them."""
-
-    def load(self):
-        return {}
-
-
-@pytest.fixture(scope="module")
-def resources():
-    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
-    template = json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
-    # `sam package` replaces the local CodeUri with the uploaded artifact before the transform runs.
-    template["Resources"]["ReceiverFunction"]["Properties"]["CodeUri"] = "s3://artifacts/mobway-receiver.zip"
-    output = transform(template, {"SignSecret": "x"}, NoManagedPolicies())
-    return output["Resources"]
-
-
-def of_type(resources, kind):
-    return {name: r for name, r in resources.items() if r["Type"] == kind}
-
-
-def the_one(resources, kind):
-    found = of_type(resources, kind)
-    assert len(found) == 1, f"expected one {kind}, found {list(found)}"
-    return next(iter(found.values()))
+from conftest import TEMPLATE, of_type, the_one
 
 
 def test_cfn_lint_reports_nothing():
@@ -58,9 +24,8 @@ def test_function_is_arm64_al2023_bootstrap_with_128_mb_and_timeout_below_api_ga
     assert 12 < function["Timeout"] < 29
 
 
-def test_function_is_built_with_cargo_lambda_from_the_receiver_binary():
-    template = cfn_yaml.load(str(TEMPLATE))
-    metadata = template["Resources"]["ReceiverFunction"]["Metadata"]
+def test_function_is_built_with_cargo_lambda_from_the_receiver_binary(source):
+    metadata = source["Resources"]["ReceiverFunction"]["Metadata"]
     assert metadata["BuildMethod"] == "rust-cargolambda"
     assert metadata["BuildProperties"]["Binary"] == "mobway-receiver"
 
@@ -74,10 +39,9 @@ def test_function_gets_its_configuration_from_parameters_and_the_bucket(resource
     assert variables["RAW_ARCHIVE"] == {"Ref": "RawArchive"}
 
 
-def test_secret_parameters_are_never_echoed():
-    template = cfn_yaml.load(str(TEMPLATE))
-    assert template["Parameters"]["SignSecret"]["NoEcho"] is True
-    assert template["Parameters"]["PreviousSignSecret"]["NoEcho"] is True
+def test_secret_parameters_are_never_echoed(source):
+    assert source["Parameters"]["SignSecret"]["NoEcho"] is True
+    assert source["Parameters"]["PreviousSignSecret"]["NoEcho"] is True
 
 
 def test_role_may_only_put_objects_under_the_prefix_and_write_its_own_logs(resources):
@@ -85,15 +49,19 @@ def test_role_may_only_put_objects_under_the_prefix_and_write_its_own_logs(resou
     assert "ManagedPolicyArns" not in role or role["ManagedPolicyArns"] == []
     statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
     by_sid = {s["Sid"]: s for s in statements}
-    assert set(by_sid) == {"WriteTelemetryObjects", "WriteOwnLogs"}
+    assert set(by_sid) == {"WriteTelemetryObjects", "WriteOwnLogs", "SendTraces"}
     s3 = by_sid["WriteTelemetryObjects"]
     assert s3["Effect"] == "Allow" and s3["Action"] == "s3:PutObject"
     assert s3["Resource"] == {"Fn::Sub": "${TelemetryBucket.Arn}/${KeyPrefix}*"}
     logs = by_sid["WriteOwnLogs"]
     assert sorted(logs["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert logs["Resource"] == {"Fn::GetAtt": ["ReceiverLogGroup", "Arn"]}
+    traces = by_sid["SendTraces"]
+    assert sorted(traces["Action"]) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    s3_statements = [s for s in statements if any(a.startswith("s3:") for a in _actions(s))]
+    assert s3_statements == [s3], "S3 is reachable through one statement only"
     for statement in statements:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        actions = _actions(statement)
         assert all("*" not in action for action in actions), statement
         assert not any(a.startswith(("s3:Get", "s3:Delete", "s3:List")) for a in actions), statement
 
@@ -153,8 +121,8 @@ def test_api_may_invoke_the_function_for_both_routes(resources):
     assert all(p["Properties"]["Principal"] == "apigateway.amazonaws.com" for p in permissions.values())
 
 
-def test_outputs_give_the_webhook_url_and_the_bucket():
-    outputs = cfn_yaml.load(str(TEMPLATE))["Outputs"]
+def test_outputs_give_the_webhook_url_and_the_bucket(source):
+    outputs = source["Outputs"]
     assert outputs["WebhookUrl"]["Value"]["Fn::Sub"].endswith("/webhook")
     assert outputs["BucketName"]["Value"] == {"Ref": "TelemetryBucket"}
 
@@ -165,3 +133,7 @@ def test_template_hard_codes_no_resource_names(resources):
         for prop in name_properties & set(resource.get("Properties", {})):
             value = resource["Properties"][prop]
             assert not isinstance(value, str), f"{name}.{prop} is hard-coded as {value!r}"
+
+
+def _actions(statement):
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
