@@ -13,9 +13,10 @@ use crate::delivery::StoredObject;
 use crate::storage::{ObjectStore, StorageError};
 
 /// Upper bound for one PUT attempt; a stalled connection is abandoned and retried.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Upper bound for a PUT with its retries, kept well below the function's timeout so a failing store answers 500.
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Upper bound for a PUT with its retries, kept well below the function's timeout (20 s in `template.yaml`)
+/// so that a hanging store is answered with 500 rather than a Lambda timeout.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// Writes objects to one S3 bucket.
 #[derive(Debug, Clone)]
@@ -27,29 +28,22 @@ pub struct S3Store {
 impl S3Store {
     /// Builds the client once, from the standard AWS environment plus the configured endpoint, if any.
     pub async fn connect(config: &Config) -> Self {
-        let shared = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .operation_timeout(OPERATION_TIMEOUT)
-                    .build(),
-            )
-            .load()
-            .await;
+        let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
         Self::with_sdk_config(&shared, config)
     }
 
+    /// Builds the client from given SDK settings, adding the endpoint and the timeouts the function relies on.
     pub fn with_sdk_config(shared: &SdkConfig, config: &Config) -> Self {
-        let mut builder = aws_sdk_s3::config::Builder::from(shared);
+        let timeouts = TimeoutConfig::builder()
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build();
+        let mut builder = aws_sdk_s3::config::Builder::from(shared).timeout_config(timeouts);
         if let Some(endpoint) = &config.s3_endpoint {
             // S3-compatible servers are reached by path: no bucket name in the host.
             builder = builder.endpoint_url(endpoint).force_path_style(true);
         }
         Self { client: Client::from_conf(builder.build()), bucket: config.bucket.clone() }
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
     }
 }
 

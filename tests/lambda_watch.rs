@@ -272,3 +272,32 @@ async fn json_logs_and_emf_metrics_describe_stored_rejected_and_failed_deliverie
         assert!(!log.contains(secret_or_payload), "the log must not contain {secret_or_payload:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_concurrent_signed_deliveries_are_all_stored_once() {
+    let server = S3Server::start();
+    server.create_bucket("concurrent").await;
+    let watch = LambdaWatch::start(&function_env(&server, "concurrent"));
+    let webhook = watch.url("/webhook");
+    let payloads: Vec<Vec<u8>> = (0..50)
+        .map(|n| format!(r#"{{"CONC{n:02}":[{{"date_time":"2023-02-14 10:00:00","n":{n}}}]}}"#).into_bytes())
+        .collect();
+    let senders: Vec<_> = payloads
+        .iter()
+        .cloned()
+        .map(|payload| {
+            let webhook = webhook.clone();
+            std::thread::spawn(move || post(&webhook, &payload, Some(&signature_for(&payload, TEST_SIGN_SECRET))).0)
+        })
+        .collect();
+    let statuses: Vec<u16> = senders.into_iter().map(|sender| sender.join().expect("sender thread")).collect();
+    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+
+    let keys = server.keys("concurrent").await;
+    assert_eq!(keys.len(), 100, "one partition and one raw object per delivery");
+    for (n, payload) in payloads.iter().enumerate() {
+        let key = format!("e2e/vin=CONC{n:02}/date=2023-02-14/{}.jsonl", BatchId::of(payload));
+        let object = server.object("concurrent", &key).await;
+        assert_eq!(object.text().lines().count(), 1, "{key}");
+    }
+}

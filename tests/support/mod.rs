@@ -1,6 +1,8 @@
 //! Shared test support: a real S3-compatible server (s3s-fs) on 127.0.0.1, and a client to read the bucket back.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -102,8 +104,17 @@ impl S3Server {
         wait_for_listener(address, Duration::from_secs(10), "s3s-fs");
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// SDK configuration that reaches this server with the test credentials.
     pub fn sdk_config(&self) -> SdkConfig {
+        self.sdk_config_via(&self.endpoint())
+    }
+
+    /// SDK configuration with this server's credentials that goes through another endpoint, such as a proxy.
+    pub fn sdk_config_via(&self, endpoint: &str) -> SdkConfig {
         SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
@@ -114,7 +125,7 @@ impl S3Server {
                 None,
                 "mobway-tests",
             )))
-            .endpoint_url(self.endpoint())
+            .endpoint_url(endpoint)
             .build()
     }
 

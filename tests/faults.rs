@@ -1,0 +1,80 @@
+//! Storage faults against the real S3-compatible server: a batch that fails part-way and its retry, and a store
+//! that hangs, which must be answered with 500 before the function's own timeout.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use lambda_http::http::StatusCode;
+use mobway_receiver::handler::Receiver;
+use mobway_receiver::keys::BatchId;
+use mobway_receiver::s3::{OPERATION_TIMEOUT, S3Store};
+use support::fault_proxy::{FaultProxy, unresponsive_listener};
+use support::{S3Server, TEST_SIGN_SECRET, config_for, repo_root, response_json, signed_delivery};
+
+fn ten_vins() -> Vec<u8> {
+    let entries: Vec<String> =
+        (0..10).map(|n| format!(r#""VIN{n:02}":[{{"date_time":"2023-02-14 10:00:0{n}","n":{n}}}]"#)).collect();
+    format!("{{{}}}", entries.join(",")).into_bytes()
+}
+
+/// The function's timeout, as `template.yaml` sets it for every function.
+fn template_function_timeout() -> Duration {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
+    let seconds = template
+        .lines()
+        .find_map(|line| line.strip_prefix("    Timeout: "))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("Globals.Function.Timeout in template.yaml");
+    Duration::from_secs(seconds)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_failing_part_way_answers_500_and_its_retry_stores_each_record_once() {
+    let server = S3Server::start();
+    server.create_bucket("partial").await;
+    let proxy = FaultProxy::start(server.port(), 4).await;
+    let config = config_for("partial", &[]);
+    let receiver = Receiver::new(&config, S3Store::with_sdk_config(&server.sdk_config_via(&proxy.endpoint()), &config));
+    let body = ten_vins();
+
+    let first = receiver.handle(signed_delivery(&body, TEST_SIGN_SECRET)).await;
+    assert_eq!(first.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let written_before_failure = server.keys("partial").await.len();
+    assert!(proxy.forwarded() == 4 && written_before_failure == 4, "{written_before_failure} objects before the fault");
+
+    proxy.heal();
+    let retry = receiver.handle(signed_delivery(&body, TEST_SIGN_SECRET)).await;
+    assert_eq!(retry.status(), StatusCode::OK);
+    assert_eq!(response_json(&retry)["objects"], 11);
+
+    let keys = server.keys("partial").await;
+    assert_eq!(keys.len(), 11, "{keys:?}");
+    let batch = BatchId::of(&body);
+    for n in 0..10 {
+        let key = format!("vin=VIN{n:02}/date=2023-02-14/{batch}.jsonl");
+        let object = server.object("partial", &key).await;
+        assert_eq!(object.text(), format!("{{\"date_time\":\"2023-02-14 10:00:0{n}\",\"n\":{n}}}\n"), "{key}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hanging_store_is_answered_with_500_before_the_function_times_out() {
+    let function_timeout = template_function_timeout();
+    assert!(OPERATION_TIMEOUT + Duration::from_secs(5) <= function_timeout, "SDK timeouts must leave room to answer");
+    let server = S3Server::start();
+    let (hanging_port, _listener) = unresponsive_listener().await;
+    let config = config_for("hanging", &[]);
+    let store = S3Store::with_sdk_config(&server.sdk_config_via(&format!("http://127.0.0.1:{hanging_port}")), &config);
+    let receiver = Receiver::new(&config, store);
+
+    let started = Instant::now();
+    let response = receiver.handle(signed_delivery(&ten_vins(), TEST_SIGN_SECRET)).await;
+    let elapsed = started.elapsed();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(elapsed < function_timeout, "answered after {elapsed:?}, the function times out at {function_timeout:?}");
+    assert!(
+        elapsed >= OPERATION_TIMEOUT - Duration::from_secs(1),
+        "gave up after {elapsed:?}, before the operation timeout"
+    );
+}
