@@ -17,13 +17,24 @@ pub enum ConfigError {
     InvalidRawArchive(String),
     #[error("KEY_PREFIX must not start with '/', since S3 keys would then begin with an empty folder")]
     KeyPrefixStartsWithSlash,
+    #[error("set either SIGN_SECRET_ARN or SIGN_SECRET (and SIGN_SECRET_PREVIOUS), not both")]
+    TwoSecretSources,
+}
+
+/// Where the signing secrets come from.
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    /// `SIGN_SECRET` and `SIGN_SECRET_PREVIOUS`, for local runs.
+    Environment(SignatureVerifier),
+    /// A Secrets Manager secret (`SIGN_SECRET_ARN`), read once at cold start.
+    SecretsManager { secret_id: String },
 }
 
 /// Everything the function needs to know, read once.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bucket: String,
-    pub verifier: SignatureVerifier,
+    pub secrets: SecretSource,
     pub layout: Layout,
     /// An S3-compatible endpoint to use instead of AWS, reached with path-style addressing.
     pub s3_endpoint: Option<String>,
@@ -40,9 +51,15 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let non_empty = |name: &str| lookup(name).filter(|value| !value.is_empty());
         let bucket = non_empty("BUCKET_NAME").ok_or(ConfigError::Missing("BUCKET_NAME"))?;
-        let current =
-            non_empty("SIGN_SECRET").and_then(SigningSecret::new).ok_or(ConfigError::Missing("SIGN_SECRET"))?;
-        let previous = non_empty("SIGN_SECRET_PREVIOUS").and_then(SigningSecret::new);
+        let secrets = match (non_empty("SIGN_SECRET_ARN"), non_empty("SIGN_SECRET"), non_empty("SIGN_SECRET_PREVIOUS"))
+        {
+            (Some(secret_id), None, None) => SecretSource::SecretsManager { secret_id },
+            (Some(_), _, _) => return Err(ConfigError::TwoSecretSources),
+            (None, current, previous) => SecretSource::Environment(SignatureVerifier::new(
+                current.and_then(SigningSecret::new).ok_or(ConfigError::Missing("SIGN_SECRET or SIGN_SECRET_ARN"))?,
+                previous.and_then(SigningSecret::new),
+            )),
+        };
         let key_prefix = lookup("KEY_PREFIX").unwrap_or_default();
         if key_prefix.starts_with('/') {
             return Err(ConfigError::KeyPrefixStartsWithSlash);
@@ -59,7 +76,7 @@ impl Config {
         };
         Ok(Self {
             bucket,
-            verifier: SignatureVerifier::new(current, previous),
+            secrets,
             layout: Layout { keys: KeyLayout::new(key_prefix), raw_archive },
             s3_endpoint,
             telemetry,
@@ -118,11 +135,24 @@ mod tests {
 
     #[test]
     fn missing_or_empty_secret_stops_the_function() {
-        assert_eq!(config(&[("BUCKET_NAME", "b")]).expect_err("no secret"), ConfigError::Missing("SIGN_SECRET"));
-        assert_eq!(
-            config(&[("BUCKET_NAME", "b"), ("SIGN_SECRET", "")]).expect_err("empty secret"),
-            ConfigError::Missing("SIGN_SECRET")
-        );
+        let missing = ConfigError::Missing("SIGN_SECRET or SIGN_SECRET_ARN");
+        assert_eq!(config(&[("BUCKET_NAME", "b")]).expect_err("no secret"), missing);
+        assert_eq!(config(&[("BUCKET_NAME", "b"), ("SIGN_SECRET", "")]).expect_err("empty secret"), missing);
+    }
+
+    #[test]
+    fn secret_arn_selects_secrets_manager() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:mobway-sign-secret-AbCdEf";
+        let config = config(&[("BUCKET_NAME", "b"), ("SIGN_SECRET_ARN", arn)]).expect("valid");
+        assert!(matches!(config.secrets, SecretSource::SecretsManager { secret_id } if secret_id == arn));
+    }
+
+    #[test]
+    fn setting_both_kinds_of_secret_stops_the_function() {
+        for extra in [("SIGN_SECRET", "s"), ("SIGN_SECRET_PREVIOUS", "p")] {
+            let error = config(&[("BUCKET_NAME", "b"), ("SIGN_SECRET_ARN", "arn:x"), extra]).expect_err("two sources");
+            assert_eq!(error, ConfigError::TwoSecretSources, "{extra:?}");
+        }
     }
 
     #[test]

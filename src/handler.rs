@@ -68,9 +68,10 @@ pub struct Receiver<S> {
 }
 
 impl<S: ObjectStore> Receiver<S> {
-    pub fn new(config: &Config, store: S) -> Self {
+    /// A receiver for the configuration, with the verifier built from its secrets (see `secrets::load_verifier`).
+    pub fn new(config: &Config, verifier: SignatureVerifier, store: S) -> Self {
         Self {
-            verifier: config.verifier.clone(),
+            verifier,
             layout: config.layout.clone(),
             telemetry: config.telemetry.clone(),
             store,

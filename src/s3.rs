@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use aws_config::SdkConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
@@ -26,12 +26,6 @@ pub struct S3Store {
 }
 
 impl S3Store {
-    /// Builds the client once, from the standard AWS environment plus the configured endpoint, if any.
-    pub async fn connect(config: &Config) -> Self {
-        let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        Self::with_sdk_config(&shared, config)
-    }
-
     /// Builds the client from given SDK settings, adding the endpoint and the timeouts the function relies on.
     pub fn with_sdk_config(shared: &SdkConfig, config: &Config) -> Self {
         let timeouts = TimeoutConfig::builder()

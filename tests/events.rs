@@ -75,7 +75,9 @@ fn body_json(response: &Response<Body>) -> Value {
 
 async fn answer(server: &S3Server, bucket: &str, file: &str) -> Response<Body> {
     let config = config_for(bucket, &[]);
-    let receiver = Receiver::new(&config, server.store_for_new_bucket(bucket, &config).await).with_clock(receipt_time);
+    let receiver =
+        Receiver::new(&config, support::verifier_for(&config), server.store_for_new_bucket(bucket, &config).await)
+            .with_clock(receipt_time);
     let text = std::fs::read_to_string(repo_root().join("events").join(file)).expect("read event");
     let request = lambda_http::request::from_str(&text)
         .unwrap_or_else(|error| panic!("{file} is not an API Gateway event: {error}"));

@@ -35,7 +35,11 @@ async fn batch_failing_part_way_answers_500_and_its_retry_stores_each_record_onc
     server.create_bucket("partial").await;
     let proxy = FaultProxy::start(server.port(), 4).await;
     let config = config_for("partial", &[]);
-    let receiver = Receiver::new(&config, S3Store::with_sdk_config(&server.sdk_config_via(&proxy.endpoint()), &config));
+    let receiver = Receiver::new(
+        &config,
+        support::verifier_for(&config),
+        S3Store::with_sdk_config(&server.sdk_config_via(&proxy.endpoint()), &config),
+    );
     let body = ten_vins();
 
     let first = receiver.handle(signed_delivery(&body, TEST_SIGN_SECRET)).await;
@@ -66,7 +70,7 @@ async fn hanging_store_is_answered_with_500_before_the_function_times_out() {
     let (hanging_port, _listener) = unresponsive_listener().await;
     let config = config_for("hanging", &[]);
     let store = S3Store::with_sdk_config(&server.sdk_config_via(&format!("http://127.0.0.1:{hanging_port}")), &config);
-    let receiver = Receiver::new(&config, store);
+    let receiver = Receiver::new(&config, support::verifier_for(&config), store);
 
     let started = Instant::now();
     let response = receiver.handle(signed_delivery(&ten_vins(), TEST_SIGN_SECRET)).await;

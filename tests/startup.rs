@@ -24,7 +24,7 @@ fn function_without_a_bucket_stops_at_init_naming_the_variable() {
 fn function_without_a_secret_stops_at_init_naming_the_variable() {
     let (started, output) = start_with(&[("BUCKET_NAME", "b")]);
     assert!(!started);
-    assert!(output.contains("SIGN_SECRET must be set"), "{output}");
+    assert!(output.contains("SIGN_SECRET or SIGN_SECRET_ARN must be set"), "{output}");
 }
 
 #[test]
@@ -32,4 +32,13 @@ fn function_with_an_invalid_raw_archive_switch_stops_at_init() {
     let (started, output) = start_with(&[("BUCKET_NAME", "b"), ("SIGN_SECRET", "s"), ("RAW_ARCHIVE", "sometimes")]);
     assert!(!started);
     assert!(output.contains("RAW_ARCHIVE must be true or false"), "{output}");
+}
+
+#[test]
+fn function_given_both_kinds_of_secret_stops_at_init() {
+    let (started, output) =
+        start_with(&[("BUCKET_NAME", "b"), ("SIGN_SECRET", "init-test-secret"), ("SIGN_SECRET_ARN", "arn:aws:x")]);
+    assert!(!started);
+    assert!(output.contains("set either SIGN_SECRET_ARN or SIGN_SECRET"), "{output}");
+    assert!(!output.contains("init-test-secret"), "{output}");
 }

@@ -21,7 +21,8 @@ fn receipt_time() -> OffsetDateTime {
 
 async fn receiver(server: &S3Server, bucket: &str, extra: &[(&str, &str)]) -> Receiver<S3Store> {
     let config = config_for(bucket, extra);
-    Receiver::new(&config, server.store_for_new_bucket(bucket, &config).await).with_clock(receipt_time)
+    Receiver::new(&config, support::verifier_for(&config), server.store_for_new_bucket(bucket, &config).await)
+        .with_clock(receipt_time)
 }
 
 const TWO_VINS: &[u8] =
@@ -225,7 +226,8 @@ async fn store_that_refuses_our_credentials_answers_500() {
             ))
             .endpoint_url(server.endpoint())
             .build();
-    let receiver = Receiver::new(&config, S3Store::with_sdk_config(&wrong_credentials, &config));
+    let receiver =
+        Receiver::new(&config, support::verifier_for(&config), S3Store::with_sdk_config(&wrong_credentials, &config));
     let response = receiver.handle(signed_delivery(TWO_VINS, TEST_SIGN_SECRET)).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(server.keys("locked").await.is_empty());

@@ -366,3 +366,68 @@ pub fn post(url: &str, body: &[u8], signature: Option<&str>) -> (u16, serde_json
 pub fn signature_for(body: &[u8], secret: &str) -> String {
     mobway_receiver::signature::sign(&mobway_receiver::signature::SigningSecret::new(secret).expect("non-empty"), body)
 }
+
+/// The verifier of a configuration whose secrets come from the environment, as all test configurations' do.
+pub fn verifier_for(config: &Config) -> mobway_receiver::signature::SignatureVerifier {
+    match &config.secrets {
+        mobway_receiver::config::SecretSource::Environment(verifier) => verifier.clone(),
+        other => panic!("test configurations carry their secrets, not {other:?}"),
+    }
+}
+
+const MOTO_HINT: &str = "moto's server is needed for the Secrets Manager tests. Install it with\n    \
+    pip install 'moto[server]==5.2.1'\nor run `make test`, which installs it into .venv.";
+
+/// A Secrets Manager API on 127.0.0.1: moto's server.
+pub struct MotoServer {
+    process: Child,
+    port: u16,
+}
+
+impl MotoServer {
+    pub fn start() -> Self {
+        let binary = std::env::var_os("PATH")
+            .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .chain([repo_root().join(".venv/bin")])
+            .map(|dir| dir.join("moto_server"))
+            .find(|candidate| candidate.is_file())
+            .unwrap_or_else(|| panic!("{MOTO_HINT}"));
+        let port = free_port();
+        let process = Command::new(binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("could not start moto_server: {error}\n{MOTO_HINT}"));
+        let server = Self { process, port };
+        wait_for_listener(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(30), "moto_server");
+        server
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SDK configuration for this server, with throwaway credentials.
+    pub fn sdk_config(&self) -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new("moto", "moto", None, None, "tests")))
+            .endpoint_url(self.endpoint())
+            .build()
+    }
+
+    pub fn client(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.sdk_config())
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}

@@ -3,6 +3,7 @@
 The template is transformed offline with aws-sam-translator, so no AWS account is needed.
 """
 
+import json
 import pathlib
 import subprocess
 import sys
@@ -33,15 +34,23 @@ def test_function_is_built_with_cargo_lambda_from_the_receiver_binary(source):
 def test_function_gets_its_configuration_from_parameters_and_the_bucket(resources):
     variables = the_one(resources, "AWS::Lambda::Function")["Properties"]["Environment"]["Variables"]
     assert variables["BUCKET_NAME"] == {"Ref": "TelemetryBucket"}
-    assert variables["SIGN_SECRET"] == {"Ref": "SignSecret"}
-    assert variables["SIGN_SECRET_PREVIOUS"] == {"Ref": "PreviousSignSecret"}
+    assert variables["SIGN_SECRET_ARN"] == {"Ref": "SigningSecret"}
     assert variables["KEY_PREFIX"] == {"Ref": "KeyPrefix"}
     assert variables["RAW_ARCHIVE"] == {"Ref": "RawArchive"}
 
 
-def test_secret_parameters_are_never_echoed(source):
+def test_secret_parameter_is_never_echoed_and_lands_only_in_secrets_manager(source, resources):
     assert source["Parameters"]["SignSecret"]["NoEcho"] is True
-    assert source["Parameters"]["PreviousSignSecret"]["NoEcho"] is True
+    secret = the_one(resources, "AWS::SecretsManager::Secret")["Properties"]
+    assert secret["SecretString"] == {"Ref": "SignSecret"}
+    referrers = [name for name, r in resources.items() if '"Ref": "SignSecret"' in json.dumps(r)]
+    assert referrers == ["SigningSecret"], f"only the secret may hold the plaintext, not {referrers}"
+
+
+def test_function_environment_holds_no_plaintext_secret(resources):
+    variables = the_one(resources, "AWS::Lambda::Function")["Properties"]["Environment"]["Variables"]
+    assert not {"SIGN_SECRET", "SIGN_SECRET_PREVIOUS"} & set(variables)
+    assert variables["SIGN_SECRET_ARN"] == {"Ref": "SigningSecret"}
 
 
 def test_role_may_only_put_objects_under_the_prefix_and_write_its_own_logs(resources):
@@ -49,7 +58,9 @@ def test_role_may_only_put_objects_under_the_prefix_and_write_its_own_logs(resou
     assert "ManagedPolicyArns" not in role or role["ManagedPolicyArns"] == []
     statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
     by_sid = {s["Sid"]: s for s in statements}
-    assert set(by_sid) == {"WriteTelemetryObjects", "WriteOwnLogs", "SendTraces"}
+    assert set(by_sid) == {"WriteTelemetryObjects", "ReadSigningSecret", "WriteOwnLogs", "SendTraces"}
+    secret = by_sid["ReadSigningSecret"]
+    assert (secret["Action"], secret["Resource"]) == ("secretsmanager:GetSecretValue", {"Ref": "SigningSecret"})
     s3 = by_sid["WriteTelemetryObjects"]
     assert s3["Effect"] == "Allow" and s3["Action"] == "s3:PutObject"
     assert s3["Resource"] == {"Fn::Sub": "${TelemetryBucket.Arn}/${KeyPrefix}*"}
