@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup run test lint test-rust test-template build-arm64 events clean-local
+.PHONY: setup run test lint test-rust test-template build-arm64 events clean-local bench bench-handler bench-processes bench-sizes fuzz
 
 setup:
 	@scripts/setup.sh
@@ -31,3 +31,28 @@ events:
 
 clean-local:
 	rm -rf .local
+
+# Benchmarks (not part of `make test`): see BENCHMARKS.md for the figures and what each measures.
+bench: bench-handler bench-processes bench-sizes
+
+bench-handler:
+	cargo bench -p mobway-receiver-bench --bench handler
+
+bench-processes: setup
+	.venv/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	cargo build --release --bin mobway-receiver
+	.venv/bin/python bench/run_benchmarks.py
+
+bench-sizes: setup
+	cargo build --release --bin mobway-receiver
+	cargo lambda build --release --arm64 --bin mobway-receiver
+	@stat -c '%s bytes  x86-64  target/release/mobway-receiver' target/release/mobway-receiver
+	@stat -c '%s bytes  arm64   target/lambda/mobway-receiver/bootstrap' target/lambda/mobway-receiver/bootstrap
+
+# Fuzzing with cargo-fuzz on the stable toolchain (RUSTC_BOOTSTRAP lets it pass libFuzzer's flags).
+# FUZZ_TARGET=signature_header or split_batch; FUZZ_SECONDS bounds the run.
+FUZZ_TARGET ?= split_batch
+FUZZ_SECONDS ?= 600
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+	RUSTC_BOOTSTRAP=1 cargo fuzz run -O $(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS)

@@ -86,6 +86,13 @@ impl<S: ObjectStore> Receiver<S> {
 
     /// Answers one request and reports its summary. Never fails and never panics on client input.
     pub async fn handle(&self, request: Request) -> Response<Body> {
+        let (response, summary) = self.process(request).await;
+        self.telemetry.report(&summary);
+        response
+    }
+
+    /// Answers one request and says what it came to, without reporting it.
+    pub async fn process(&self, request: Request) -> (Response<Body>, RequestSummary) {
         let started = Instant::now();
         let mut summary = RequestSummary::default();
         let response = match self.respond(request, &mut summary).await {
@@ -106,8 +113,7 @@ impl<S: ObjectStore> Receiver<S> {
             }
         };
         summary.duration = started.elapsed();
-        self.telemetry.report(&summary);
-        response
+        (response, summary)
     }
 
     async fn respond(&self, request: Request, summary: &mut RequestSummary) -> Result<Response<Body>, ReceiveError> {

@@ -1,0 +1,122 @@
+//! Handler CPU per request, with the storage seam answering at once, beside the floor: one HMAC-SHA256 over the
+//! body and one serde_json pass that splits it by VIN into raw records and reads each record's `date_time`.
+
+use std::borrow::Cow;
+use std::hint::black_box;
+
+use bytes::Bytes;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use hmac::{Hmac, Mac};
+use lambda_http::http::Method;
+use lambda_http::{Body, Request};
+use mobway_receiver::config::Config;
+use mobway_receiver::config::SecretSource;
+use mobway_receiver::delivery::StoredObject;
+use mobway_receiver::handler::Receiver;
+use mobway_receiver::signature::{SigningSecret, sign};
+use mobway_receiver::storage::{ObjectStore, StorageError};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sha2::Sha256;
+
+const SECRET: &str = "bench-secret";
+
+/// A store that accepts every object at once, so only the receiver's own work is measured.
+struct InstantStore;
+
+impl ObjectStore for InstantStore {
+    async fn put(&self, object: StoredObject) -> Result<(), StorageError> {
+        black_box(object);
+        Ok(())
+    }
+}
+
+/// A body built like the provider's sample: `vins` VINs with `records` records each.
+pub fn payload(vins: usize, records: usize) -> String {
+    let mut entries = Vec::with_capacity(vins);
+    for v in 0..vins {
+        let vin = format!("6AHFT68CKAF{v:06}");
+        let mut list = Vec::with_capacity(records);
+        for r in 0..records {
+            let second = r % 60;
+            let minute = (r / 60) % 60;
+            list.push(format!(
+                r#"{{"vin": "{vin}", "date_time": "2023-02-14 09:{minute:02}:{second:02}", "speed": {speed}.78, "latitude": 56.0{r:05}, "longitude": -177.689265, "heading": 357.92, "rpm": 3737.16, "odometer": 806942.06, "fuel_level": 79.79, "range": -75.68, "left_front_tire_pressure": 31.66, "right_front_tire_pressure": 31.95, "left_rear_tire_pressure": 31.17, "right_rear_tire_pressure": 31.88, "oil_level": 15.28, "engine_cooling_temperature": 11.4, "lv_battery_voltage": null, "hv_battery_voltage": 596.41, "hv_battery_soc": 38.48, "hv_battery_charging_status": "other", "seat_belt_status": "not buckled", "event": "charging plug status change", "flag": {{"lv_battery_voltage": {{"value": 35.44, "flag": "out of range"}}}}}}"#,
+                speed = 100 + r % 100,
+            ));
+        }
+        entries.push(format!("\"{vin}\": [{}]", list.join(", ")));
+    }
+    format!("{{{}}}", entries.join(", "))
+}
+
+fn request(body: &str, signature: &str) -> Request {
+    let mut request = Request::new(Body::Text(body.to_owned()));
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = "/webhook".parse().expect("uri");
+    request.headers_mut().insert("x-signature", signature.parse().expect("header"));
+    request
+}
+
+/// The floor: what any receiver must do to verify and split a batch.
+fn floor(body: &[u8], signature: &[u8; 32]) -> usize {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).expect("any key length");
+    mac.update(body);
+    mac.verify_slice(signature).expect("signed");
+    #[derive(Deserialize)]
+    struct Dated<'a> {
+        #[serde(borrow)]
+        date_time: Cow<'a, str>,
+    }
+    let by_vin: Vec<(Cow<str>, Vec<&RawValue>)> =
+        serde_json::from_slice::<std::collections::BTreeMap<Cow<str>, Vec<&RawValue>>>(body).expect("JSON").into_iter().collect();
+    let mut dates = 0;
+    for (_, records) in &by_vin {
+        for record in records {
+            let dated: Dated = serde_json::from_str(record.get()).expect("record");
+            dates += dated.date_time.len();
+        }
+    }
+    dates
+}
+
+fn benchmarks(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let config = Config::from_lookup(|name| match name {
+        "BUCKET_NAME" => Some("bench".into()),
+        "SIGN_SECRET" => Some(SECRET.into()),
+        _ => None,
+    })
+    .expect("config");
+    let SecretSource::Environment(verifier) = config.secrets.clone() else { unreachable!("environment secret") };
+    let receiver = Receiver::new(&config, verifier, InstantStore);
+    let secret = SigningSecret::new(SECRET).expect("secret");
+
+    for (label, vins, records) in [("1x2", 1, 2), ("10x50", 10, 50), ("50x100", 50, 100)] {
+        let body = payload(vins, records);
+        let signature = sign(&secret, body.as_bytes());
+        let mut tag = [0u8; 32];
+        mobway_receiver::signature::parse_signature_header(signature.as_bytes()).map(|t| tag = t).expect("tag");
+        let mut group = c.benchmark_group(format!("{label} ({} bytes)", body.len()));
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function("handler", |b| {
+            b.iter_batched(
+                || request(&body, &signature),
+                |request| {
+                    let (response, summary) = runtime.block_on(receiver.process(request));
+                    assert_eq!(response.status(), 200);
+                    black_box(config.telemetry.emf_line(&summary, 0))
+                },
+                BatchSize::SmallInput,
+            )
+        });
+        group.bench_function("floor", |b| {
+            let bytes = Bytes::from(body.clone());
+            b.iter(|| black_box(floor(black_box(&bytes), &tag)))
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(handler, benchmarks);
+criterion_main!(handler);
