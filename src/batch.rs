@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::keys::{PartitionDate, Vin};
@@ -72,63 +72,52 @@ impl SplitBatch {
             };
         };
         let mut split = Self::default();
-        let mut index: HashMap<(Vin, PartitionDate), usize> = HashMap::new();
-        for (key, value) in entries {
-            let Ok(records) = serde_json::from_str::<Vec<&RawValue>>(value.get()) else {
+        let mut index: HashMap<(&str, PartitionDate), usize> = HashMap::new();
+        let mut line = Vec::new();
+        for (key, value) in &entries {
+            let VinRecords::Records(records) = value else {
                 split.records += 1;
                 split.unpartitioned.non_array_entries += 1;
                 continue;
             };
             split.records += records.len();
-            let Some(vin) = Vin::parse(&key) else {
+            let Some(vin) = Vin::parse(key) else {
                 split.unpartitioned.records_with_bad_vin += records.len();
                 continue;
             };
+            // What is left of this VIN's records bounds what any new partition of it will hold.
+            let mut remaining: usize = records.iter().map(|record| record.get().len() + 1).sum();
             for record in records {
-                match record_date(record) {
-                    Err(RecordProblem::NotAnObject) => split.unpartitioned.records_not_objects += 1,
-                    Err(RecordProblem::NoUsableDate) => split.unpartitioned.records_without_date += 1,
-                    Ok(date) => {
-                        let slot = *index.entry((vin.clone(), date)).or_insert_with(|| {
-                            split.partitions.push(Partition { vin: vin.clone(), date, records: 0, lines: Vec::new() });
-                            split.partitions.len() - 1
-                        });
-                        let partition = &mut split.partitions[slot];
-                        compact_json_into(record.get(), &mut partition.lines);
-                        partition.lines.push(b'\n');
-                        partition.records += 1;
-                    }
+                remaining -= record.get().len() + 1;
+                // A record must be an object: an array or scalar has no `date_time` to place it by.
+                if !record.get().starts_with('{') {
+                    split.unpartitioned.records_not_objects += 1;
+                    continue;
                 }
+                line.clear();
+                let date = compact_and_find_date_time(record.get(), &mut line)
+                    .and_then(|date_time| PartitionDate::from_date_time(&date_time));
+                let Some(date) = date else {
+                    split.unpartitioned.records_without_date += 1;
+                    continue;
+                };
+                let slot = *index.entry((key.as_ref(), date)).or_insert_with(|| {
+                    let lines = Vec::with_capacity(line.len() + 1 + remaining);
+                    split.partitions.push(Partition { vin: vin.clone(), date, records: 0, lines });
+                    split.partitions.len() - 1
+                });
+                let partition = &mut split.partitions[slot];
+                partition.lines.extend_from_slice(&line);
+                partition.lines.push(b'\n');
+                partition.records += 1;
             }
         }
         split
     }
 }
 
-enum RecordProblem {
-    NotAnObject,
-    NoUsableDate,
-}
-
-fn record_date(record: &RawValue) -> Result<PartitionDate, RecordProblem> {
-    // A derived struct would also accept a JSON array in field order, so insist on an object first.
-    if !record.get().starts_with('{') {
-        return Err(RecordProblem::NotAnObject);
-    }
-    #[derive(Deserialize)]
-    struct DateTimeField<'a> {
-        #[serde(borrow)]
-        date_time: Option<Cow<'a, str>>,
-    }
-    serde_json::from_str::<DateTimeField>(record.get())
-        .ok()
-        .and_then(|field| field.date_time)
-        .and_then(|date_time| PartitionDate::from_date_time(&date_time))
-        .ok_or(RecordProblem::NoUsableDate)
-}
-
 /// The top-level object's entries in order, keeping repeated keys (a map would silently drop all but one).
-struct VinEntries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+struct VinEntries<'a>(Vec<(Cow<'a, str>, VinRecords<'a>)>);
 
 impl<'de> Deserialize<'de> for VinEntries<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -142,13 +131,70 @@ impl<'de> Deserialize<'de> for VinEntries<'de> {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry::<BorrowedKey<'de>, &'de RawValue>()? {
-                    entries.push((entry.0.0, entry.1));
+                while let Some((BorrowedKey(key), records)) = map.next_entry::<BorrowedKey<'de>, VinRecords<'de>>()? {
+                    entries.push((key, records));
                 }
                 Ok(VinEntries(entries))
             }
         }
         deserializer.deserialize_map(EntriesVisitor)
+    }
+}
+
+/// The value under a VIN: its records as raw JSON, read in the same pass as the body, or anything else.
+enum VinRecords<'a> {
+    Records(Vec<&'a RawValue>),
+    NotAnArray,
+}
+
+impl<'de> Deserialize<'de> for VinRecords<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RecordsVisitor;
+        impl<'de> Visitor<'de> for RecordsVisitor {
+            type Value = VinRecords<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(record) = seq.next_element::<&'de RawValue>()? {
+                    records.push(record);
+                }
+                Ok(VinRecords::Records(records))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, &'de RawValue>()?.is_some() {}
+                Ok(VinRecords::NotAnArray)
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(VinRecords::NotAnArray)
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(VinRecords::NotAnArray)
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(VinRecords::NotAnArray)
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(VinRecords::NotAnArray)
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(VinRecords::NotAnArray)
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(VinRecords::NotAnArray)
+            }
+        }
+        deserializer.deserialize_any(RecordsVisitor)
     }
 }
 
@@ -179,22 +225,73 @@ impl<'de> Deserialize<'de> for BorrowedKey<'de> {
 
 /// Copies valid JSON text without the whitespace between tokens; strings and numbers stay byte for byte.
 pub fn compact_json_into(json: &str, out: &mut Vec<u8>) {
-    out.reserve(json.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for &byte in json.as_bytes() {
-        if in_string {
-            out.push(byte);
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
+    compact_and_find_date_time(json, out);
+}
+
+/// Compacts one record (valid JSON, as serde_json has already checked) into `out` and, in the same pass, finds
+/// the string value of its top-level `date_time` key. `None` when that key is missing, repeated or not a string.
+fn compact_and_find_date_time<'a>(json: &'a str, out: &mut Vec<u8>) -> Option<Cow<'a, str>> {
+    const DATE_TIME_KEY: &[u8] = b"\"date_time\"";
+    let bytes = json.as_bytes();
+    out.reserve(bytes.len());
+    let (mut depth, mut expecting_key, mut after_date_key) = (0usize, false, false);
+    let (mut date_keys, mut date_value) = (0usize, None);
+    // Bytes are copied in runs between whitespace, not one at a time.
+    let (mut at, mut run_start) = (0, 0);
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                out.extend_from_slice(&bytes[run_start..at]);
+                at += 1;
+                run_start = at;
             }
-        } else if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
-            out.push(byte);
-            in_string = byte == b'"';
+            b'"' => {
+                let start = at;
+                at += 1;
+                // Jump from escape to escape until the closing quote (the text is valid JSON, so there is one).
+                loop {
+                    let Some(offset) = bytes.get(at..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) else {
+                        at = bytes.len();
+                        break;
+                    };
+                    let found = at + offset;
+                    at = found + if bytes[found] == b'\\' { 2 } else { 1 };
+                    if bytes[found] == b'"' {
+                        break;
+                    }
+                }
+                if depth == 1 && expecting_key {
+                    after_date_key = &bytes[start..at] == DATE_TIME_KEY;
+                    date_keys += usize::from(after_date_key);
+                    expecting_key = false;
+                } else if depth == 1 && after_date_key {
+                    date_value = json.get(start..at).filter(|quoted| quoted.len() >= 2);
+                    after_date_key = false;
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                expecting_key = byte == b'{' && depth == 1;
+                at += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                at += 1;
+            }
+            b',' if depth == 1 => {
+                expecting_key = true;
+                at += 1;
+            }
+            _ => at += 1,
         }
+    }
+    out.extend_from_slice(&bytes[run_start.min(bytes.len())..]);
+    let quoted = date_value.filter(|_| date_keys == 1)?;
+    let inner = &quoted[1..quoted.len() - 1];
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(quoted).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
     }
 }
 
@@ -231,6 +328,28 @@ mod tests {
     fn compaction_keeps_escapes_and_unicode_untouched() {
         let json = r#"{"note": "caf\u00e9 \/ ünï  côdé\n"}"#;
         assert_eq!(compact(json), r#"{"note":"caf\u00e9 \/ ünï  côdé\n"}"#);
+    }
+
+    fn date_of(record: &str) -> Option<String> {
+        compact_and_find_date_time(record, &mut Vec::new()).map(Cow::into_owned)
+    }
+
+    #[test]
+    fn finds_the_top_level_date_time_wherever_it_stands() {
+        assert_eq!(
+            date_of(r#"{"a":{"date_time":"x"},"date_time" : "2023-02-14 01:00:00"}"#).as_deref(),
+            Some("2023-02-14 01:00:00")
+        );
+        assert_eq!(date_of(r#"{"date_time":"2023-02-14\u002001:00:00"}"#).as_deref(), Some("2023-02-14 01:00:00"));
+    }
+
+    #[test]
+    fn ignores_nested_repeated_or_non_string_date_times() {
+        assert_eq!(date_of(r#"{"flag":{"date_time":"2023-02-14 01:00:00"}}"#), None);
+        assert_eq!(date_of(r#"{"date_time":"2023-02-14 01:00:00","date_time":"2023-02-15 01:00:00"}"#), None);
+        assert_eq!(date_of(r#"{"date_time":7,"note":"2023-02-14 01:00:00"}"#), None);
+        assert_eq!(date_of(r#"{"date_time":["2023-02-14 01:00:00"]}"#), None);
+        assert_eq!(date_of(r#"{"date_time_utc":"2023-02-14 01:00:00"}"#), None);
     }
 
     #[test]

@@ -69,7 +69,10 @@ fn floor(body: &[u8], signature: &[u8; 32]) -> usize {
         date_time: Cow<'a, str>,
     }
     let by_vin: Vec<(Cow<str>, Vec<&RawValue>)> =
-        serde_json::from_slice::<std::collections::BTreeMap<Cow<str>, Vec<&RawValue>>>(body).expect("JSON").into_iter().collect();
+        serde_json::from_slice::<std::collections::BTreeMap<Cow<str>, Vec<&RawValue>>>(body)
+            .expect("JSON")
+            .into_iter()
+            .collect();
     let mut dates = 0;
     for (_, records) in &by_vin {
         for record in records {
