@@ -85,8 +85,10 @@ impl SplitBatch {
                 split.unpartitioned.records_with_bad_vin += records.len();
                 continue;
             };
-            // What is left of this VIN's records bounds what any new partition of it will hold.
+            // The VIN's first partition is sized for all its records (usually one date holds them all); any
+            // further one grows as needed, so records spread over many dates cannot multiply the reservation.
             let mut remaining: usize = records.iter().map(|record| record.get().len() + 1).sum();
+            let mut first_of_vin = true;
             for record in records {
                 remaining -= record.get().len() + 1;
                 // A record must be an object: an array or scalar has no `date_time` to place it by.
@@ -102,7 +104,8 @@ impl SplitBatch {
                     continue;
                 };
                 let slot = *index.entry((key.as_ref(), date)).or_insert_with(|| {
-                    let lines = Vec::with_capacity(line.len() + 1 + remaining);
+                    let lines = Vec::with_capacity(line.len() + 1 + if first_of_vin { remaining } else { 0 });
+                    first_of_vin = false;
                     split.partitions.push(Partition { vin: vin.clone(), date, records: 0, lines });
                     split.partitions.len() - 1
                 });
@@ -390,6 +393,18 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn records_spread_over_many_dates_reserve_no_more_than_the_body_twice() {
+        let records: Vec<String> = (0..1000)
+            .map(|n| format!(r#"{{"date_time":"{:04}-01-01 00:00:00","pad":"{}"}}"#, 1001 + n, "x".repeat(100)))
+            .collect();
+        let body = format!(r#"{{"V":[{}]}}"#, records.join(","));
+        let split = SplitBatch::split(body.as_bytes());
+        assert_eq!(split.partitions.len(), 1000);
+        let reserved: usize = split.partitions.iter().map(|p| p.lines.capacity()).sum();
+        assert!(reserved <= 2 * body.len(), "reserved {reserved} bytes for a {} byte body", body.len());
     }
 
     #[test]
