@@ -9,7 +9,7 @@ use lambda_http::{Body, Response};
 use mobway_receiver::handler::Receiver;
 use mobway_receiver::keys::BatchId;
 use serde_json::Value;
-use support::{S3Server, config_for, repo_root};
+use support::{S3Server, config_for, repo_root, response_json};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -63,16 +63,6 @@ fn event_files() -> Vec<String> {
     files
 }
 
-fn body_json(response: &Response<Body>) -> Value {
-    let bytes: &[u8] = match response.body() {
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        Body::Empty => b"",
-        _ => b"",
-    };
-    serde_json::from_slice(bytes).expect("every answer is JSON")
-}
-
 async fn answer(server: &S3Server, bucket: &str, file: &str) -> Response<Body> {
     let config = config_for(bucket, &[]);
     let receiver =
@@ -107,7 +97,7 @@ async fn every_event_gets_its_expected_answer_and_bucket_contents() {
         let response = answer(&server, &bucket, file).await;
         assert_eq!(response.status(), expected.status, "{file}");
         assert_eq!(response.headers()["content-type"], "application/json", "{file}");
-        let body = body_json(&response);
+        let body = response_json(&response);
 
         let keys = server.keys(&bucket).await;
         if expected.status != StatusCode::OK {
@@ -177,7 +167,7 @@ async fn documented_sample_with_python_none_is_kept_raw_with_its_signature_metad
     let server = S3Server::start();
     let response = answer(&server, "as-documented", "webhook-provider-sample-as-documented.json").await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(body_json(&response)["records"], 0);
+    assert_eq!(response_json(&response)["records"], 0);
     let delivered = delivered_body("webhook-provider-sample-as-documented.json");
     let raw = server.object("as-documented", &format!("raw/date=2026-12-03/{}.json", BatchId::of(&delivered))).await;
     assert_eq!(raw.body, delivered);
