@@ -21,6 +21,16 @@ fn function_env(server: &S3Server, bucket: &str) -> Vec<(&'static str, String)> 
     ]
 }
 
+/// A fresh store with one bucket, and the function under `cargo lambda watch` writing to it.
+async fn function_with_bucket(bucket: &str, extra_env: &[(&'static str, String)]) -> (S3Server, LambdaWatch) {
+    let server = S3Server::start();
+    server.create_bucket(bucket).await;
+    let mut env = function_env(&server, bucket);
+    env.extend_from_slice(extra_env);
+    let watch = LambdaWatch::start(&env);
+    (server, watch)
+}
+
 async fn objects(server: &S3Server, bucket: &str) -> Vec<(String, Vec<u8>)> {
     let mut objects = Vec::new();
     for key in server.keys(bucket).await {
@@ -32,9 +42,7 @@ async fn objects(server: &S3Server, bucket: &str) -> Vec<(String, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn signed_deliveries_over_http_are_stored_once_and_unsigned_ones_not_at_all() {
-    let server = S3Server::start();
-    server.create_bucket("e2e").await;
-    let watch = LambdaWatch::start(&function_env(&server, "e2e"));
+    let (server, watch) = function_with_bucket("e2e", &[]).await;
     let webhook = watch.url("/webhook");
 
     // The provider stand-in signs and sends the sample, as mobway would.
@@ -84,9 +92,7 @@ async fn signed_deliveries_over_http_are_stored_once_and_unsigned_ones_not_at_al
 
 #[tokio::test(flavor = "multi_thread")]
 async fn store_outage_answers_500_and_the_retry_after_restart_stores_the_batch() {
-    let mut server = S3Server::start();
-    server.create_bucket("outage").await;
-    let watch = LambdaWatch::start(&function_env(&server, "outage"));
+    let (mut server, watch) = function_with_bucket("outage", &[]).await;
     let webhook = watch.url("/webhook");
     let payload = std::fs::read(repo_root().join("events/payloads/multi-vin.json")).expect("payload");
     let signature = signature_for(&payload, TEST_SIGN_SECRET);
@@ -103,9 +109,8 @@ async fn store_outage_answers_500_and_the_retry_after_restart_stores_the_batch()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_event_file_is_answered_through_the_lambda_runtime_by_cargo_lambda_invoke() {
-    let server = S3Server::start();
-    server.create_bucket("invoke").await;
-    let watch = LambdaWatch::start(&function_env(&server, "invoke"));
+    // The store must outlive the requests, so it is bound, not dropped.
+    let (_store, watch) = function_with_bucket("invoke", &[]).await;
     let mut files: Vec<_> = std::fs::read_dir(repo_root().join("events"))
         .expect("events/")
         .map(|entry| entry.expect("entry").path())
@@ -197,12 +202,9 @@ fn assert_valid_emf(document: &serde_json::Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_logs_and_emf_metrics_describe_stored_rejected_and_failed_deliveries() {
-    let mut server = S3Server::start();
-    server.create_bucket("logs").await;
-    let mut env = function_env(&server, "logs");
-    env.push(("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()));
-    env.push(("METRICS_NAMESPACE", "MobwayReceiverTests".to_owned()));
-    let watch = LambdaWatch::start(&env);
+    let json_logs =
+        [("AWS_LAMBDA_LOG_FORMAT", "JSON".to_owned()), ("METRICS_NAMESPACE", "MobwayReceiverTests".to_owned())];
+    let (mut server, watch) = function_with_bucket("logs", &json_logs).await;
     let webhook = watch.url("/webhook");
     let payload = std::fs::read(repo_root().join("events/payloads/multi-vin.json")).expect("payload");
     let signature = signature_for(&payload, TEST_SIGN_SECRET);
@@ -275,9 +277,7 @@ async fn json_logs_and_emf_metrics_describe_stored_rejected_and_failed_deliverie
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fifty_concurrent_signed_deliveries_are_all_stored_once() {
-    let server = S3Server::start();
-    server.create_bucket("concurrent").await;
-    let watch = LambdaWatch::start(&function_env(&server, "concurrent"));
+    let (server, watch) = function_with_bucket("concurrent", &[]).await;
     let webhook = watch.url("/webhook");
     let payloads: Vec<Vec<u8>> = (0..50)
         .map(|n| format!(r#"{{"CONC{n:02}":[{{"date_time":"2023-02-14 10:00:00","n":{n}}}]}}"#).into_bytes())

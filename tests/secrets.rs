@@ -13,9 +13,7 @@ use support::{LambdaWatch, MotoServer, S3Server, post, signature_for, signed_del
 const BODY: &[u8] = br#"{"VIN1":[{"date_time":"2023-02-14 10:00:00"}]}"#;
 
 fn config_with_secret_arn(bucket: &str, arn: &str) -> Config {
-    let vars = [("BUCKET_NAME", bucket), ("SIGN_SECRET_ARN", arn)];
-    Config::from_lookup(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string()))
-        .expect("valid configuration")
+    support::config_from(&[("BUCKET_NAME", bucket), ("SIGN_SECRET_ARN", arn)])
 }
 
 /// What a cold start does: read the secrets, build the receiver.

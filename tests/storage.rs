@@ -217,15 +217,7 @@ async fn store_that_refuses_our_credentials_answers_500() {
     let server = S3Server::start();
     server.create_bucket("locked").await;
     let config = config_for("locked", &[]);
-    let wrong_credentials =
-        aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
-                aws_sdk_s3::config::Credentials::new(support::ACCESS_KEY, "not-the-secret-key", None, None, "tests"),
-            ))
-            .endpoint_url(server.endpoint())
-            .build();
+    let wrong_credentials = server.sdk_config_with_wrong_secret_key();
     let receiver =
         Receiver::new(&config, support::verifier_for(&config), S3Store::with_sdk_config(&wrong_credentials, &config));
     let response = receiver.handle(signed_delivery(TWO_VINS, TEST_SIGN_SECRET)).await;

@@ -115,18 +115,12 @@ impl S3Server {
 
     /// SDK configuration with this server's credentials that goes through another endpoint, such as a proxy.
     pub fn sdk_config_via(&self, endpoint: &str) -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                ACCESS_KEY,
-                SECRET_KEY,
-                None,
-                None,
-                "mobway-tests",
-            )))
-            .endpoint_url(endpoint)
-            .build()
+        sdk_config(endpoint, ACCESS_KEY, SECRET_KEY)
+    }
+
+    /// SDK configuration for this server that signs requests with another secret key, which it refuses.
+    pub fn sdk_config_with_wrong_secret_key(&self) -> SdkConfig {
+        sdk_config(&self.endpoint(), ACCESS_KEY, "not-the-secret-key")
     }
 
     /// A client for reading the bucket back.
@@ -180,6 +174,22 @@ impl Drop for S3Server {
     }
 }
 
+/// SDK settings for a local server: fixed region, static credentials, the given endpoint.
+fn sdk_config(endpoint: &str, access_key: &str, secret_key: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            access_key,
+            secret_key,
+            None,
+            None,
+            "mobway-tests",
+        )))
+        .endpoint_url(endpoint)
+        .build()
+}
+
 /// An object as read back through the S3 API.
 #[derive(Debug)]
 pub struct StoredCopy {
@@ -198,6 +208,11 @@ impl StoredCopy {
 pub fn config_for(bucket: &str, extra: &[(&str, &str)]) -> Config {
     let mut vars = vec![("BUCKET_NAME", bucket), ("SIGN_SECRET", TEST_SIGN_SECRET)];
     vars.extend_from_slice(extra);
+    config_from(&vars)
+}
+
+/// Configuration as the function would read it from exactly these variables.
+pub fn config_from(vars: &[(&str, &str)]) -> Config {
     Config::from_lookup(|name| vars.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string()))
         .expect("valid test configuration")
 }
@@ -410,14 +425,9 @@ impl MotoServer {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// SDK configuration for this server, with throwaway credentials.
+    /// SDK configuration for this server, with throwaway credentials (moto checks none).
     pub fn sdk_config(&self) -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new("moto", "moto", None, None, "tests")))
-            .endpoint_url(self.endpoint())
-            .build()
+        sdk_config(&self.endpoint(), "moto", "moto")
     }
 
     pub fn client(&self) -> aws_sdk_secretsmanager::Client {
