@@ -82,3 +82,38 @@ async fn hanging_store_is_answered_with_500_before_the_function_times_out() {
         "gave up after {elapsed:?}, before the operation timeout"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_skip_payload_signing_and_a_body_damaged_on_the_way_is_refused_by_its_checksum() {
+    let server = S3Server::start();
+    server.create_bucket("damaged").await;
+    let proxy = FaultProxy::start(server.port(), usize::MAX).await;
+    let config = config_for("damaged", &[]);
+    let receiver = Receiver::new(
+        &config,
+        support::verifier_for(&config),
+        S3Store::with_sdk_config(&server.sdk_config_via(&proxy.endpoint()), &config),
+    );
+    let body = ten_vins();
+
+    proxy.damage_next_bodies(1);
+    let first = receiver.handle(signed_delivery(&body, TEST_SIGN_SECRET)).await;
+    assert_eq!(first.status(), StatusCode::INTERNAL_SERVER_ERROR, "the store must refuse the damaged object");
+
+    let retry = receiver.handle(signed_delivery(&body, TEST_SIGN_SECRET)).await;
+    assert_eq!(retry.status(), StatusCode::OK);
+    let batch = BatchId::of(&body);
+    for n in 0..10 {
+        let key = format!("vin=VIN{n:02}/date=2023-02-14/{batch}.jsonl");
+        let object = server.object("damaged", &key).await;
+        assert_eq!(object.text(), format!("{{\"date_time\":\"2023-02-14 10:00:0{n}\",\"n\":{n}}}\n"), "{key}");
+    }
+
+    let puts: Vec<String> = proxy.request_heads().into_iter().filter(|head| head.starts_with("put ")).collect();
+    // The first delivery stops at its first failed write, so some of its writes may never have been sent.
+    assert!(puts.len() > 11, "the damaged write and the retry's 11: {}", puts.len());
+    for head in &puts {
+        assert!(head.contains("\r\nx-amz-content-sha256: unsigned-payload\r\n"), "payload is not hashed: {head}");
+        assert!(head.contains("\r\nx-amz-checksum-crc32: "), "the body carries its checksum: {head}");
+    }
+}
