@@ -99,7 +99,7 @@ def pids_matching(pattern):
 
 
 def deliver(port, path, body):
-    """Sends one signed delivery and waits for its answer, which must be 200."""
+    """Sends one signed delivery and waits for its answer, which must be 200; returns the answer's JSON."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     conn.request("POST", path, body=body, headers={"Content-Type": "application/json", "X-Signature": sign(body)})
     response = conn.getresponse()
@@ -107,6 +107,7 @@ def deliver(port, path, body):
     if response.status != 200:
         raise SystemExit(f"a delivery failed with {response.status}: {answer[:200]!r}")
     conn.close()
+    return json.loads(answer)
 
 
 def load(port, path, body, seconds, threads=4):
@@ -201,38 +202,62 @@ def function_pid():
     return pids[0]
 
 
-def cpu_comparison(services, store_port, seconds):
-    print("## CPU per request: our function vs the provider-style Python receiver\n")
-    _, port, _, _ = start_function(services, f"http://127.0.0.1:{store_port}")
+def start_python(services, module, env):
+    """Serves bench/python/<module>.py with gunicorn, 2 workers, warning level; returns its port and process ids."""
+    port = free_port()
+    gunicorn = services.start(
+        [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+         "--chdir", str(ROOT / "bench/python"), f"{module}:app"],
+        env={"SIGN_SECRET": SECRET, **env},
+    )
+    wait_http(port, "/")
+    workers = subprocess.run(["pgrep", "-P", str(gunicorn.pid)], capture_output=True, text=True).stdout.split()
+    return port, [gunicorn.pid] + [int(pid) for pid in workers]
+
+
+def cpu_per_request(port, path, body, seconds, *groups):
+    """Loads one receiver for a bounded time; returns the CPU milliseconds per request of each group of processes."""
+    before = [cpu_seconds(pids) for pids in groups]
+    count = load(port, path, body, seconds)
+    after = [cpu_seconds(pids) for pids in groups]
+    return [(a - b) * 1000 / count for a, b in zip(after, before)]
+
+
+def cpu_comparison(services, store_port, seconds, rounds):
+    print("## CPU per request: our function vs the provider-style Python receiver, and vs one doing the same work\n")
+    store = f"http://127.0.0.1:{store_port}"
+    _, port, _, _ = start_function(services, store)
     ours = function_pid()
     watch_pids = pids_matching("cargo-lambda lambda watch")
     store_pids = pids_matching("s3s-fs --host 127.0.0.1")
-    py_port = free_port()
-    gunicorn = services.start(
-        [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{py_port}", "--log-level", "warning",
-         "--chdir", str(ROOT / "bench/python"), "receiver:app"],
-        env={"SIGN_SECRET": SECRET},
-    )
-    wait_http(py_port, "/")
-    python_pids = [gunicorn.pid] + [int(p) for p in subprocess.run(
-        ["pgrep", "-P", str(gunicorn.pid)], capture_output=True, text=True).stdout.split()]
-    rows = []
+    example_port, example_pids = start_python(services, "receiver", {})
+    storing_port, storing_pids = start_python(services, "storing_receiver", {
+        "BUCKET_NAME": "bench", "AWS_ENDPOINT_URL_S3": store, "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench-secret-key", "AWS_DEFAULT_REGION": "us-east-1",
+    })
+    print(f"{rounds} rounds of {seconds:g} s per payload and side; each figure is the median of the rounds.\n")
+    print("| payload | bytes | our function CPU ms/req | emulator ms/req | s3s-fs ms/req (ours) "
+          "| provider-style Python ms/req | ours / provider-style | storing Python ms/req | ours / storing |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, vins, records in SIZES:
         body = payload(vins, records)
-        before = (cpu_seconds([ours]), cpu_seconds(watch_pids), cpu_seconds(store_pids))
-        count = load(port, "/lambda-url/mobway-receiver/webhook", body, seconds)
-        after = (cpu_seconds([ours]), cpu_seconds(watch_pids), cpu_seconds(store_pids))
-        ours_ms, watch_ms, store_ms = [(a - b) * 1000 / count for a, b in zip(after, before)]
-        py_before = cpu_seconds(python_pids)
-        py_count = load(py_port, "/webhook", body, seconds)
-        py_ms = (cpu_seconds(python_pids) - py_before) * 1000 / py_count
-        rows.append((label, len(body), count, ours_ms, watch_ms, store_ms, py_count, py_ms))
-    print("| payload | bytes | our requests | our function CPU ms/req | cargo-lambda emulator ms/req | s3s-fs ms/req "
-          "| Python requests | Python CPU ms/req | ours / Python |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for label, size, count, ours_ms, watch_ms, store_ms, py_count, py_ms in rows:
-        print(f"| {label} | {size} | {count} | {ours_ms:.3f} | {watch_ms:.3f} | {store_ms:.3f} | {py_count} "
-              f"| {py_ms:.3f} | {ours_ms / py_ms:.2f} |")
+        ours_answer = deliver(port, "/lambda-url/mobway-receiver/webhook", body)
+        storing_answer = deliver(storing_port, "/webhook", body)
+        same_work = ("batch_id", "records", "objects")
+        if [ours_answer[k] for k in same_work] != [storing_answer[k] for k in same_work]:
+            raise SystemExit(f"the storing receiver did different work: {storing_answer} against ours {ours_answer}")
+        samples = {"ours": [], "watch": [], "store": [], "example": [], "storing": []}
+        for _ in range(rounds):
+            ours_ms, watch_ms, store_ms = cpu_per_request(
+                port, "/lambda-url/mobway-receiver/webhook", body, seconds, [ours], watch_pids, store_pids)
+            samples["ours"].append(ours_ms)
+            samples["watch"].append(watch_ms)
+            samples["store"].append(store_ms)
+            samples["example"] += cpu_per_request(example_port, "/webhook", body, seconds, example_pids)
+            samples["storing"] += cpu_per_request(storing_port, "/webhook", body, seconds, storing_pids)
+        m = {name: statistics.median(values) for name, values in samples.items()}
+        print(f"| {label} | {len(body)} | {m['ours']:.3f} | {m['watch']:.3f} | {m['store']:.3f} | {m['example']:.3f} "
+              f"| {m['ours'] / m['example']:.2f} | {m['storing']:.3f} | {m['ours'] / m['storing']:.2f} |", flush=True)
     print()
 
 
@@ -328,17 +353,19 @@ def cold_start(services, store_port, runs=5):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("parts", nargs="*", default=["cpu", "memory", "overlap", "coldstart"])
-    parser.add_argument("--seconds", type=float, default=10, help="load time per payload size and side")
+    parser.add_argument("--seconds", type=float, default=5, help="load time per round, payload size and side")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the CPU comparison, alternating sides")
     args = parser.parse_args()
     for tool in ("s3s-fs", "cargo-lambda"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is missing: run `make setup` first")
     services = Services()
-    data = tempfile.mkdtemp(prefix="mobway-bench-")
+    # The store keeps its files in memory where it can, so that disk write-back does not disturb the figures.
+    data = tempfile.mkdtemp(prefix="mobway-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     try:
         store_port = start_store(services, data)
         for part in args.parts:
-            {"cpu": lambda: cpu_comparison(services, store_port, args.seconds),
+            {"cpu": lambda: cpu_comparison(services, store_port, args.seconds, args.rounds),
              "memory": lambda: memory(services, store_port),
              "overlap": lambda: overlap(services, store_port),
              "coldstart": lambda: cold_start(services, store_port)}[part]()
