@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup run test lint test-rust test-template build-arm64 events clean-local bench bench-handler bench-processes bench-sizes fuzz
+.PHONY: setup run test lint test-rust test-template build-arm64 events clean-local bench bench-handler bench-processes bench-sizes bench-profile fuzz
 
 setup:
 	@scripts/setup.sh
@@ -42,6 +42,10 @@ bench-processes: setup
 	.venv/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	cargo build --release --bin mobway-receiver
 	.venv/bin/python bench/run_benchmarks.py
+
+# Where the function's CPU goes, by perf; needs Linux perf. Not part of `make bench`.
+bench-profile: setup
+	.venv/bin/python bench/profile_breakdown.py
 
 bench-sizes: setup
 	cargo build --release --bin mobway-receiver

@@ -196,7 +196,7 @@ def start_function(services, s3_endpoint, log=None):
 
 
 def function_pid():
-    pids = pids_matching("target/release/mobway-receiver")
+    pids = pids_matching("/release/mobway-receiver")
     if not pids:
         raise SystemExit("the function process was not found")
     return pids[0]
