@@ -2,12 +2,14 @@
 //!
 //! The core (`signature`, `keys`, `batch`, `delivery`) works on plain bytes and values. `storage` is the seam
 //! to the object store and `s3` its AWS implementation; `secrets` reads the signing secret from Secrets Manager;
-//! `handler` is the HTTP face used by `main`, and `telemetry` the summary log line and metrics of each request.
+//! `event` decodes API Gateway events, `handler` is the HTTP face used by `main`, and `telemetry` the summary log
+//! line and metrics of each request.
 
 pub mod batch;
 pub mod config;
 pub mod delivery;
 pub mod error;
+pub mod event;
 pub mod handler;
 pub mod keys;
 pub mod s3;

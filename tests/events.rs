@@ -1,4 +1,4 @@
-//! Every API Gateway event in `events/` goes through lambda_http's own deserialisation and the real handler,
+//! Every API Gateway event in `events/` goes through the function's event decoding and the real handler,
 //! with a real S3-compatible store behind it; each answer and each bucket is checked.
 
 mod support;
@@ -69,8 +69,7 @@ async fn answer(server: &S3Server, bucket: &str, file: &str) -> Response<Body> {
         Receiver::new(&config, support::verifier_for(&config), server.store_for_new_bucket(bucket, &config).await)
             .with_clock(receipt_time);
     let text = std::fs::read_to_string(repo_root().join("events").join(file)).expect("read event");
-    let request = lambda_http::request::from_str(&text)
-        .unwrap_or_else(|error| panic!("{file} is not an API Gateway event: {error}"));
+    let request = support::decode_event(&text);
     receiver.handle(request).await
 }
 

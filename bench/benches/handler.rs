@@ -1,5 +1,6 @@
 //! Handler CPU per request, with the storage seam answering at once, beside the floor: one HMAC-SHA256 over the
 //! body and one serde_json pass that splits it by VIN into raw records and reads each record's `date_time`.
+//! Also the decoding of the HTTP API event that carries the body, by lambda_http's decoder and by the function's.
 
 use std::borrow::Cow;
 use std::hint::black_box;
@@ -12,6 +13,7 @@ use lambda_http::{Body, Request};
 use mobway_receiver::config::Config;
 use mobway_receiver::config::SecretSource;
 use mobway_receiver::delivery::StoredObject;
+use mobway_receiver::event::ApiGatewayEvent;
 use mobway_receiver::handler::Receiver;
 use mobway_receiver::signature::{SigningSecret, sign};
 use mobway_receiver::storage::{ObjectStore, StorageError};
@@ -56,6 +58,20 @@ fn request(body: &str, signature: &str) -> Request {
     *request.uri_mut() = "/webhook".parse().expect("uri");
     request.headers_mut().insert("x-signature", signature.parse().expect("header"));
     request
+}
+
+/// The HTTP API (payload 2.0) event in which API Gateway passes a delivery to the function.
+fn http_api_event(body: &str, signature: &str) -> String {
+    serde_json::json!({
+        "version": "2.0", "routeKey": "POST /webhook", "rawPath": "/webhook", "rawQueryString": "",
+        "headers": {"content-type": "application/json", "x-signature": signature, "user-agent": "python-requests/2.31"},
+        "requestContext": {"accountId": "123456789012", "apiId": "abcdef1234", "requestId": "bench",
+                           "http": {"method": "POST", "path": "/webhook", "protocol": "HTTP/1.1",
+                                    "sourceIp": "203.0.113.10", "userAgent": "python-requests/2.31"},
+                           "routeKey": "POST /webhook", "stage": "$default", "timeEpoch": 1796385600000u64},
+        "body": body, "isBase64Encoded": false
+    })
+    .to_string()
 }
 
 /// The floor: what any receiver must do to verify and split a batch.
@@ -116,6 +132,16 @@ fn benchmarks(c: &mut Criterion) {
         group.bench_function("floor", |b| {
             let bytes = Bytes::from(body.clone());
             b.iter(|| black_box(floor(black_box(&bytes), &tag)))
+        });
+        let event = http_api_event(&body, &signature);
+        group.bench_function("event decode, lambda_http", |b| {
+            b.iter(|| black_box(lambda_http::request::from_str(black_box(&event)).expect("event")))
+        });
+        group.bench_function("event decode, ApiGatewayEvent", |b| {
+            b.iter(|| {
+                let event: ApiGatewayEvent = serde_json::from_str(black_box(&event)).expect("event");
+                black_box(Request::from(event))
+            })
         });
         group.finish();
     }

@@ -13,6 +13,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::config::SharedCredentialsProvider;
 use mobway_receiver::config::Config;
+use mobway_receiver::event::ApiGatewayEvent;
 use mobway_receiver::s3::S3Store;
 
 pub const ACCESS_KEY: &str = "mobway-test-access-key";
@@ -222,7 +223,7 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// An HTTP API (payload 2.0) request as lambda_http deserialises it from API Gateway's JSON event.
+/// An HTTP API (payload 2.0) request as the function decodes it from API Gateway's JSON event.
 pub fn http_api_request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> lambda_http::Request {
     http_api_request_in_stage("$default", method, path, headers, body)
 }
@@ -264,7 +265,14 @@ pub fn http_api_request_in_stage(
         "body": body,
         "isBase64Encoded": base64_encoded
     });
-    lambda_http::request::from_str(&event.to_string()).expect("a valid HTTP API event")
+    decode_event(&event.to_string())
+}
+
+/// The request the function makes of an API Gateway event's JSON, as `main` decodes it.
+pub fn decode_event(json: &str) -> lambda_http::Request {
+    let event: ApiGatewayEvent =
+        serde_json::from_str(json).unwrap_or_else(|error| panic!("not an API Gateway event: {error}\n{json:.300}"));
+    event.into()
 }
 
 /// A signed webhook delivery, as mobway sends it.
