@@ -18,11 +18,23 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// so that a hanging store is answered with 500 rather than a Lambda timeout.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
 
+/// Whether the body of a PUT is hashed into its SigV4 signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadSigning {
+    /// Not hashed, which is what the function does: TLS protects the body on the way to S3, and the CRC32 checksum
+    /// the SDK sends with every PUT lets S3 refuse a damaged body.
+    Skipped,
+    /// The SDK's default: one SHA-256 pass over every body byte. Kept so the benchmark can measure what skipping it
+    /// saves (BENCHMARKS.md).
+    Signed,
+}
+
 /// Writes objects to one S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: Client,
     bucket: String,
+    payload_signing: PayloadSigning,
 }
 
 impl S3Store {
@@ -37,7 +49,16 @@ impl S3Store {
             // S3-compatible servers are reached by path: no bucket name in the host.
             builder = builder.endpoint_url(endpoint).force_path_style(true);
         }
-        Self { client: Client::from_conf(builder.build()), bucket: config.bucket.clone() }
+        Self {
+            client: Client::from_conf(builder.build()),
+            bucket: config.bucket.clone(),
+            payload_signing: PayloadSigning::Skipped,
+        }
+    }
+
+    /// The same store, hashing bodies into the signature or not.
+    pub fn with_payload_signing(self, payload_signing: PayloadSigning) -> Self {
+        Self { payload_signing, ..self }
     }
 }
 
@@ -53,9 +74,11 @@ impl ObjectStore for S3Store {
         for (name, value) in object.metadata {
             request = request.metadata(name, value);
         }
-        // The body is not hashed into the signature: TLS protects it on the way to S3, and the CRC32 checksum the
-        // SDK sends with every PUT lets S3 refuse a damaged body. BENCHMARKS.md has what this saves.
-        match request.customize().disable_payload_signing().send().await {
+        let sent = match self.payload_signing {
+            PayloadSigning::Skipped => request.customize().disable_payload_signing().send().await,
+            PayloadSigning::Signed => request.send().await,
+        };
+        match sent {
             Ok(_) => Ok(()),
             Err(error) => Err(StorageError { key: object.key, cause: DisplayErrorContext(&error).to_string() }),
         }

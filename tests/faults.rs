@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use lambda_http::http::StatusCode;
 use mobway_receiver::handler::Receiver;
 use mobway_receiver::keys::BatchId;
-use mobway_receiver::s3::{OPERATION_TIMEOUT, S3Store};
+use mobway_receiver::s3::{OPERATION_TIMEOUT, PayloadSigning, S3Store};
+use sha2::{Digest, Sha256};
 use support::fault_proxy::{FaultProxy, unresponsive_listener};
 use support::{S3Server, TEST_SIGN_SECRET, config_for, repo_root, response_json, signed_delivery};
 
@@ -116,4 +117,35 @@ async fn writes_skip_payload_signing_and_a_body_damaged_on_the_way_is_refused_by
         assert!(head.contains("\r\nx-amz-content-sha256: unsigned-payload\r\n"), "payload is not hashed: {head}");
         assert!(head.contains("\r\nx-amz-checksum-crc32: "), "the body carries its checksum: {head}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_signed_payload_variant_the_benchmark_compares_hashes_every_body_into_its_signature() {
+    let server = S3Server::start();
+    server.create_bucket("signed").await;
+    let proxy = FaultProxy::start(server.port(), usize::MAX).await;
+    let config = config_for("signed", &[]);
+    let store = S3Store::with_sdk_config(&server.sdk_config_via(&proxy.endpoint()), &config)
+        .with_payload_signing(PayloadSigning::Signed);
+    let receiver = Receiver::new(&config, support::verifier_for(&config), store);
+    let body = ten_vins();
+
+    let response = receiver.handle(signed_delivery(&body, TEST_SIGN_SECRET)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let mut sent_hashes: Vec<String> = proxy
+        .request_heads()
+        .iter()
+        .filter(|head| head.starts_with("put "))
+        .filter_map(|head| head.split("\r\n").find_map(|line| line.strip_prefix("x-amz-content-sha256: ")))
+        .map(str::to_owned)
+        .collect();
+    let mut stored_hashes = Vec::new();
+    for key in server.keys("signed").await {
+        stored_hashes.push(hex::encode(Sha256::digest(server.object("signed", &key).await.body)));
+    }
+    sent_hashes.sort();
+    stored_hashes.sort();
+    assert_eq!(stored_hashes.len(), 11);
+    assert_eq!(sent_hashes, stored_hashes, "each PUT is signed with the SHA-256 of the body that was stored");
 }

@@ -17,6 +17,7 @@ use mobway_receiver::event::ApiGatewayEvent;
 use mobway_receiver::handler::Receiver;
 use mobway_receiver::signature::{SigningSecret, sign};
 use mobway_receiver::storage::{ObjectStore, StorageError};
+use mobway_receiver_bench::{SIZES, payload};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sha2::Sha256;
@@ -31,25 +32,6 @@ impl ObjectStore for InstantStore {
         black_box(object);
         Ok(())
     }
-}
-
-/// A body built like the provider's sample: `vins` VINs with `records` records each.
-pub fn payload(vins: usize, records: usize) -> String {
-    let mut entries = Vec::with_capacity(vins);
-    for v in 0..vins {
-        let vin = format!("6AHFT68CKAF{v:06}");
-        let mut list = Vec::with_capacity(records);
-        for r in 0..records {
-            let second = r % 60;
-            let minute = (r / 60) % 60;
-            list.push(format!(
-                r#"{{"vin": "{vin}", "date_time": "2023-02-14 09:{minute:02}:{second:02}", "speed": {speed}.78, "latitude": 56.0{r:05}, "longitude": -177.689265, "heading": 357.92, "rpm": 3737.16, "odometer": 806942.06, "fuel_level": 79.79, "range": -75.68, "left_front_tire_pressure": 31.66, "right_front_tire_pressure": 31.95, "left_rear_tire_pressure": 31.17, "right_rear_tire_pressure": 31.88, "oil_level": 15.28, "engine_cooling_temperature": 11.4, "lv_battery_voltage": null, "hv_battery_voltage": 596.41, "hv_battery_soc": 38.48, "hv_battery_charging_status": "other", "seat_belt_status": "not buckled", "event": "charging plug status change", "flag": {{"lv_battery_voltage": {{"value": 35.44, "flag": "out of range"}}}}}}"#,
-                speed = 100 + r % 100,
-            ));
-        }
-        entries.push(format!("\"{vin}\": [{}]", list.join(", ")));
-    }
-    format!("{{{}}}", entries.join(", "))
 }
 
 fn request(body: &str, signature: &str) -> Request {
@@ -111,7 +93,7 @@ fn benchmarks(c: &mut Criterion) {
     let receiver = Receiver::new(&config, verifier, InstantStore);
     let secret = SigningSecret::new(SECRET).expect("secret");
 
-    for (label, vins, records) in [("1x2", 1, 2), ("10x50", 10, 50), ("50x100", 50, 100)] {
+    for (label, vins, records) in SIZES {
         let body = payload(vins, records);
         let signature = sign(&secret, body.as_bytes());
         let mut tag = [0u8; 32];
