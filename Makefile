@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.venv/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup run test lint test-rust test-template build-arm64 events clean-local bench bench-handler bench-processes bench-sizes bench-profile fuzz
+.PHONY: setup run test lint test-rust test-template build-arm64 events clean-local bench bench-handler bench-s3 bench-processes bench-sizes bench-profile fuzz
 
 setup:
 	@scripts/setup.sh
@@ -33,10 +33,14 @@ clean-local:
 	rm -rf .local
 
 # Benchmarks (not part of `make test`): see BENCHMARKS.md for the figures and what each measures.
-bench: bench-handler bench-processes bench-sizes
+bench: bench-handler bench-s3 bench-processes bench-sizes
 
 bench-handler:
 	cargo bench -p mobway-receiver-bench --bench handler
+
+# CPU of one delivery's S3 writes against s3s-fs, payload signed and not.
+bench-s3: setup
+	cargo bench -p mobway-receiver-bench --bench s3_writes
 
 bench-processes: setup
 	.venv/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt

@@ -6,8 +6,9 @@ The release build is built with line tables (and not stripped) into target/bench
 perf samples it with DWARF call stacks. Each sample is put in the first of these groups its stack belongs to:
 
   S3 writes          the AWS SDK: request building, endpoint, signing, checksum, the HTTP client and its socket calls
+  event decoding     the API Gateway event's JSON, with the body as an escaped string, decoded into the request
   receiver           our own code: route, signature, batch id, split, keys, response, logs and metrics
-  runtime client     the Lambda runtime client: fetching the event and decoding its JSON, posting the answer
+  runtime client     the Lambda runtime client: fetching the event, posting the answer
   idle wake-ups      the async runtime waiting for and waking on sockets
   other              anything else (allocator calls are counted with whoever called them)
 
@@ -29,6 +30,7 @@ import run_benchmarks as bench
 
 GROUPS = [
     ("S3 writes", re.compile(r"aws_smithy|aws_sdk_s3|aws_sigv4|aws_runtime")),
+    ("event decoding", re.compile(r"mobway_receiver::event|lambda_runtime::deserializer")),
     ("receiver", re.compile(r"mobway_receiver::(?!main\b)")),
     ("runtime client", re.compile(r"lambda_runtime|lambda_http|aws_lambda_events")),
     ("idle wake-ups", re.compile(r"park|epoll_wait")),

@@ -3,6 +3,8 @@
 
   cpu       our release build under `cargo lambda watch` (with s3s-fs) against the provider-style Python receiver
             (Flask under gunicorn, 2 workers): CPU time per request of each side's own processes, same payloads
+  allocator the function's malloc settings against glibc's defaults: CPU and page faults per request under load,
+            and CPU per delivery when deliveries come more than a second apart
   memory    peak RSS of the function process after a 6 MB delivery
   overlap   a 50-VIN batch against a 1-VIN batch with 50 ms added to every S3 request by a delaying proxy
   coldstart time from starting `cargo lambda watch` (binary already built) to the first answered request,
@@ -83,14 +85,15 @@ def wait_http(port, path, limit=600):
 
 
 def cpu_seconds(pids):
+    """CPU time used so far by the processes, all their threads, in seconds (nanosecond resolution)."""
     total = 0
     for pid in pids:
-        try:
-            fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        except FileNotFoundError:
-            pass
-    return total / CLK_TCK
+        for task in pathlib.Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                total += int((task / "schedstat").read_text().split()[0])  # time on a CPU, in ns
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return total / 1e9
 
 
 def pids_matching(pattern):
@@ -180,12 +183,12 @@ def start_store(services, data):
     raise SystemExit("s3s-fs did not start")
 
 
-def start_function(services, s3_endpoint, log=None):
+def start_function(services, s3_endpoint, log=None, extra_env=()):
     port = free_port()
     env_vars = ",".join([
         "BUCKET_NAME=bench", f"SIGN_SECRET={SECRET}", f"AWS_ENDPOINT_URL_S3={s3_endpoint}",
         "AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench-secret-key", "AWS_REGION=us-east-1",
-        "AWS_LAMBDA_LOG_LEVEL=WARN",
+        "AWS_LAMBDA_LOG_LEVEL=WARN", *extra_env,
     ])
     started = time.time()
     process = services.start(["cargo", "lambda", "watch", "--release", "--ignore-changes", "-A", "127.0.0.1",
@@ -195,8 +198,9 @@ def start_function(services, s3_endpoint, log=None):
     return process, port, started, answered
 
 
-def function_pid():
-    pids = pids_matching("/release/mobway-receiver")
+def function_pid(known=()):
+    """The process id of the function that `cargo lambda watch` started, leaving out ones already known."""
+    pids = [pid for pid in pids_matching("/release/mobway-receiver") if pid not in known]
     if not pids:
         raise SystemExit("the function process was not found")
     return pids[0]
@@ -261,19 +265,68 @@ def cpu_comparison(services, store_port, seconds, rounds):
     print()
 
 
-def memory(services, store_port):
-    print("## Peak memory for a 6 MB delivery\n")
+def page_faults(pid):
+    return int(pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])  # minflt
+
+
+def allocator(services, store_port, seconds, rounds, deliveries=10, gap=1.2):
+    print("## The function's malloc settings against glibc's defaults\n")
+    print(f"The function as shipped beside the same build with glibc's malloc defaults (any `GLIBC_TUNABLES` makes it "
+          f"leave malloc alone), alternating: under load ({rounds} rounds of {seconds:g} s, medians), and one delivery "
+          f"at a time, {gap:g} s apart, as when traffic is light (medians of {deliveries}).\n")
+    store = f"http://127.0.0.1:{store_port}"
+    _, shipped_port, _, _ = start_function(services, store)
+    shipped = function_pid()
+    _, default_port, _, _ = start_function(services, store, extra_env=["GLIBC_TUNABLES=glibc.malloc.perturb=0"])
+    defaults = function_pid(known=[shipped])
+    sides = [(shipped_port, shipped), (default_port, defaults)]
+    path = "/lambda-url/mobway-receiver/webhook"
+    print("| payload | under load: shipped, CPU ms/req | glibc defaults | defaults / shipped | page faults/req, "
+          "shipped | glibc defaults | one at a time: shipped, CPU ms | glibc defaults | defaults / shipped |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, vins, records in SIZES:
+        body = payload(vins, records)
+        loaded, faults, alone = ([[], []] for _ in range(3))
+        # Each round and each delivery swaps which side goes first, so neither always follows the other or the pause.
+        for round_number in range(rounds):
+            for side in (0, 1)[::1 if round_number % 2 == 0 else -1]:
+                port, pid = sides[side]
+                faults_before, cpu_before = page_faults(pid), cpu_seconds([pid])
+                count = load(port, path, body, seconds)
+                loaded[side].append((cpu_seconds([pid]) - cpu_before) * 1000 / count)
+                faults[side].append((page_faults(pid) - faults_before) / count)
+        for delivery in range(deliveries):
+            for side in (0, 1)[::1 if delivery % 2 == 0 else -1]:
+                time.sleep(gap)
+                port, pid = sides[side]
+                before = cpu_seconds([pid])
+                deliver(port, path, body)
+                alone[side].append((cpu_seconds([pid]) - before) * 1000)
+        (l_ours, l_def), (f_ours, f_def), (a_ours, a_def) = (
+            [statistics.median(values) for values in pair] for pair in (loaded, faults, alone))
+        print(f"| {label} | {l_ours:.3f} | {l_def:.3f} | {l_def / l_ours:.2f} | {f_ours:.0f} | {f_def:.0f} "
+              f"| {a_ours:.3f} | {a_def:.3f} | {a_def / a_ours:.2f} |", flush=True)
+    print()
+
+
+def memory(services, store_port, deliveries=8):
+    print("## Peak memory for 6 MB deliveries\n")
     _, port, _, _ = start_function(services, f"http://127.0.0.1:{store_port}")
     pid = function_pid()
-    idle = int(pathlib.Path(f"/proc/{pid}/status").read_text().split("VmHWM:")[1].split()[0])
+
+    def status(field):
+        return int(pathlib.Path(f"/proc/{pid}/status").read_text().split(field)[1].split()[0]) / 1024
+
+    idle = status("VmRSS:")
     # 6 MB is the most API Gateway passes to a Lambda synchronously; 17 VINs x 500 records comes just under it.
     body = payload(17, 500)
     assert len(body) <= 6 * 1024 * 1024, len(body)
     deliver(port, "/lambda-url/mobway-receiver/webhook", body)
-    peak = int(pathlib.Path(f"/proc/{pid}/status").read_text().split("VmHWM:")[1].split()[0])
-    print(f"- body: {len(body)} bytes; function RSS after start: {idle / 1024:.1f} MiB; "
-          f"peak RSS after the delivery: {peak / 1024:.1f} MiB\n")
-    return peak
+    first = status("VmHWM:")
+    for _ in range(deliveries - 1):
+        deliver(port, "/lambda-url/mobway-receiver/webhook", body)
+    print(f"- body: {len(body)} bytes; function RSS after start: {idle:.1f} MiB; peak RSS after the first delivery: "
+          f"{first:.1f} MiB; after {deliveries}: {status('VmHWM:'):.1f} MiB; RSS once answered: {status('VmRSS:'):.1f} MiB\n")
 
 
 class DelayingProxy:
@@ -352,7 +405,7 @@ def cold_start(services, store_port, runs=5):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("parts", nargs="*", default=["cpu", "memory", "overlap", "coldstart"])
+    parser.add_argument("parts", nargs="*", default=["cpu", "allocator", "memory", "overlap", "coldstart"])
     parser.add_argument("--seconds", type=float, default=5, help="load time per round, payload size and side")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the CPU comparison, alternating sides")
     args = parser.parse_args()
@@ -366,6 +419,7 @@ def main():
         store_port = start_store(services, data)
         for part in args.parts:
             {"cpu": lambda: cpu_comparison(services, store_port, args.seconds, args.rounds),
+             "allocator": lambda: allocator(services, store_port, args.seconds, args.rounds),
              "memory": lambda: memory(services, store_port),
              "overlap": lambda: overlap(services, store_port),
              "coldstart": lambda: cold_start(services, store_port)}[part]()

@@ -1,39 +1,71 @@
-//! The function's allocator, mimalloc, and how long it keeps memory it has freed.
+//! How glibc's malloc, the function's allocator, keeps the memory of one delivery for the next.
+//!
+//! By default glibc gives every buffer over 128 KiB a mapping of its own and unmaps it when it is freed, and hands
+//! the top of the heap back to the OS as soon as it is free: each large delivery then faults in and zeroes its
+//! buffers afresh (1,600 page faults for a 3.5 MB body). Keeping them costs 16% less CPU per delivery at the two
+//! larger sizes, and the process stays near 43 MiB for 6 MB bodies (BENCHMARKS.md). mimalloc was tried: the same
+//! CPU, but 86 MiB for the same bodies, too close to the function's 128 MB.
+//!
+//! Lambda runs the function on Linux with glibc; elsewhere (a developer's Mac under `cargo lambda watch`) the
+//! system allocator keeps its defaults.
+#![cfg_attr(not(all(target_os = "linux", target_env = "gnu")), allow(dead_code))]
 
-/// mimalloc keeps the megabyte buffers of a large delivery for the next one, where the system allocator hands them
-/// back and faults them in again: 17% less CPU per request at 10x50 and 24% at 50x100 (BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use std::ffi::c_int;
 
-/// `mi_option_purge_delay` in mimalloc.h: how many milliseconds freed memory stays mapped before it goes back to
-/// the OS (1000 by default; -1 for never).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// Buffers up to this size come from the heap instead of a mapping of their own. 32 MiB (the highest glibc's own
+/// sliding threshold would go) is above any buffer of a delivery: API Gateway passes at most 6 MB to a Lambda.
+const MMAP_THRESHOLD: c_int = 32 << 20;
 
-/// Keeps the memory mimalloc frees mapped for the container's life, unless `MIMALLOC_PURGE_DELAY` says otherwise.
-/// Deliveries often come more than a second apart, and then each one would fault in and zero its buffers afresh
-/// (BENCHMARKS.md has what that costs). The peak (34 MiB for a 6 MB body) stays resident, well inside 128 MB.
-pub fn keep_freed_memory_mapped() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets one integer option, which mimalloc reads at each purge; -1 is its documented "never".
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+/// Free memory at the top of the heap goes back to the OS only beyond this much, so the heap a delivery grew is
+/// there for the next one.
+const TRIM_THRESHOLD: c_int = 64 << 20;
+
+/// Sets both thresholds, unless the environment tunes malloc itself through `GLIBC_TUNABLES`. Call it first thing.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn keep_freed_memory_for_the_next_delivery() {
+    if std::env::var_os("GLIBC_TUNABLES").is_some() {
+        return;
     }
+    // SAFETY: mallopt changes one tunable of malloc and is safe to call at any time; it returns 0 when it refuses.
+    let applied = unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+            && libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+    };
+    debug_assert!(applied, "glibc accepts both thresholds");
 }
 
-#[cfg(test)]
+/// Leaves the system allocator as it is: the thresholds above are glibc's.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn keep_freed_memory_for_the_next_delivery() {}
+
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
 mod tests {
     use super::*;
 
-    fn purge_delay() -> std::ffi::c_long {
-        // SAFETY: reads one integer option.
-        unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) }
+    /// Page faults this thread has taken so far.
+    fn page_faults() -> i64 {
+        // SAFETY: getrusage only writes the struct it is given.
+        unsafe {
+            let mut usage = std::mem::zeroed::<libc::rusage>();
+            assert_eq!(libc::getrusage(libc::RUSAGE_THREAD, &mut usage), 0);
+            usage.ru_minflt + usage.ru_majflt
+        }
+    }
+
+    /// Page faults taken to allocate and fill one buffer of a large delivery's size, then free it.
+    fn faults_for_one_buffer() -> i64 {
+        let before = page_faults();
+        let buffer = std::hint::black_box(vec![1u8; 8 << 20]);
+        drop(buffer);
+        page_faults() - before
     }
 
     #[test]
-    fn freed_memory_stays_mapped_unless_the_environment_sets_a_purge_delay() {
-        let from_environment = std::env::var("MIMALLOC_PURGE_DELAY").ok().and_then(|value| value.parse().ok());
-        // mimalloc v3's default, or what the environment set: either way the constant names the purge delay.
-        assert_eq!(purge_delay(), from_environment.unwrap_or(1000));
-        keep_freed_memory_mapped();
-        assert_eq!(purge_delay(), from_environment.unwrap_or(-1));
+    fn a_freed_buffer_is_reused_without_faulting_its_pages_in_again() {
+        keep_freed_memory_for_the_next_delivery();
+        let first = faults_for_one_buffer();
+        let again = faults_for_one_buffer();
+        assert!(first > 1_000, "8 MiB of fresh pages fault in: {first}");
+        assert!(again < 50, "the same memory is reused: {again} faults");
     }
 }

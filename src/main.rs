@@ -16,7 +16,7 @@ mod allocator;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    allocator::keep_freed_memory_mapped();
+    allocator::keep_freed_memory_for_the_next_delivery();
     tracing::init_default_subscriber();
     let config = Config::from_env().map_err(|error| init_error("invalid configuration", error))?;
     let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
