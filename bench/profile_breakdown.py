@@ -3,7 +3,8 @@
 
 The release build is built with line tables (and not stripped) into target/bench-profile, run under
 `cargo lambda watch` against s3s-fs as in the `cpu` part of run_benchmarks.py, and loaded for a bounded time while
-perf samples it with DWARF call stacks. Each sample is put in the first of these groups its stack belongs to:
+perf samples it with DWARF call stacks. Each sample goes to the group of the innermost frame in its stack that
+belongs to one (a frame matching two goes to the first of them):
 
   S3 writes          the AWS SDK: request building, endpoint, signing, checksum, the HTTP client and its socket calls
   event decoding     the API Gateway event's JSON, with the body as an escaped string, decoded into the request
@@ -52,12 +53,17 @@ def stacks(perf_data):
             yield sample
 
 
+def group_of(stack):
+    """The group of the innermost frame that belongs to one: the part of the function that was running."""
+    for frame in stack.splitlines():  # innermost frame first
+        for name, pattern in GROUPS:
+            if pattern.search(frame):
+                return name
+    return "other"
+
+
 def breakdown(perf_data):
-    counts = collections.Counter()
-    for stack in stacks(perf_data):
-        group = next((name for name, pattern in GROUPS if pattern.search(stack)), "other")
-        counts[group] += 1
-    return counts
+    return collections.Counter(group_of(stack) for stack in stacks(perf_data))
 
 
 def main():

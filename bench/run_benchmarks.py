@@ -309,7 +309,7 @@ def allocator(services, store_port, seconds, rounds, deliveries=10, gap=1.2):
     print()
 
 
-def memory(services, store_port, deliveries=8):
+def memory(services, store_port, deliveries=30):
     print("## Peak memory for 6 MB deliveries\n")
     _, port, _, _ = start_function(services, f"http://127.0.0.1:{store_port}")
     pid = function_pid()

@@ -6,13 +6,12 @@ use std::convert::Infallible;
 use aws_config::BehaviorVersion;
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Adapter, Error, Request, lambda_runtime, service_fn, tracing};
+use mobway_receiver::allocator;
 use mobway_receiver::config::Config;
 use mobway_receiver::event::ApiGatewayEvent;
 use mobway_receiver::handler::Receiver;
 use mobway_receiver::s3::S3Store;
 use mobway_receiver::secrets::load_verifier;
-
-mod allocator;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -82,6 +82,8 @@ fn floor(body: &[u8], signature: &[u8; 32]) -> usize {
 }
 
 fn benchmarks(c: &mut Criterion) {
+    // The allocator settings the function runs with, so that the handler's buffers are reused as they are there.
+    mobway_receiver::allocator::keep_freed_memory_for_the_next_delivery();
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let config = Config::from_lookup(|name| match name {
         "BUCKET_NAME" => Some("bench".into()),
