@@ -1,5 +1,5 @@
-//! Storage faults against the real S3-compatible server: a batch that fails part-way and its retry, and a store
-//! that hangs, which must be answered with 500 before the function's own timeout.
+//! Storage faults against the real S3-compatible server: a batch that fails part-way and its retry, a store that
+//! hangs, which must be answered with 500 before the function's own timeout, and a body damaged on the way.
 
 mod support;
 
@@ -17,6 +17,22 @@ fn ten_vins() -> Vec<u8> {
     let entries: Vec<String> =
         (0..10).map(|n| format!(r#""VIN{n:02}":[{{"date_time":"2023-02-14 10:00:0{n}","n":{n}}}]"#)).collect();
     format!("{{{}}}", entries.join(",")).into_bytes()
+}
+
+/// s3s-fs with one bucket, a proxy in front of it that passes every request and records its head, and a receiver
+/// that writes through the proxy.
+async fn receiver_behind_recording_proxy(
+    bucket: &str,
+    payload_signing: PayloadSigning,
+) -> (S3Server, FaultProxy, Receiver<S3Store>) {
+    let server = S3Server::start();
+    server.create_bucket(bucket).await;
+    let proxy = FaultProxy::start(server.port(), usize::MAX).await;
+    let config = config_for(bucket, &[]);
+    let store = S3Store::with_sdk_config(&server.sdk_config_via(&proxy.endpoint()), &config)
+        .with_payload_signing(payload_signing);
+    let receiver = Receiver::new(&config, support::verifier_for(&config), store);
+    (server, proxy, receiver)
 }
 
 /// The function's timeout, as `template.yaml` sets it for every function.
@@ -86,15 +102,7 @@ async fn hanging_store_is_answered_with_500_before_the_function_times_out() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn writes_skip_payload_signing_and_a_body_damaged_on_the_way_is_refused_by_its_checksum() {
-    let server = S3Server::start();
-    server.create_bucket("damaged").await;
-    let proxy = FaultProxy::start(server.port(), usize::MAX).await;
-    let config = config_for("damaged", &[]);
-    let receiver = Receiver::new(
-        &config,
-        support::verifier_for(&config),
-        S3Store::with_sdk_config(&server.sdk_config_via(&proxy.endpoint()), &config),
-    );
+    let (server, proxy, receiver) = receiver_behind_recording_proxy("damaged", PayloadSigning::Skipped).await;
     let body = ten_vins();
 
     proxy.damage_next_bodies(1);
@@ -121,13 +129,7 @@ async fn writes_skip_payload_signing_and_a_body_damaged_on_the_way_is_refused_by
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_signed_payload_variant_the_benchmark_compares_hashes_every_body_into_its_signature() {
-    let server = S3Server::start();
-    server.create_bucket("signed").await;
-    let proxy = FaultProxy::start(server.port(), usize::MAX).await;
-    let config = config_for("signed", &[]);
-    let store = S3Store::with_sdk_config(&server.sdk_config_via(&proxy.endpoint()), &config)
-        .with_payload_signing(PayloadSigning::Signed);
-    let receiver = Receiver::new(&config, support::verifier_for(&config), store);
+    let (server, proxy, receiver) = receiver_behind_recording_proxy("signed", PayloadSigning::Signed).await;
     let body = ten_vins();
 
     let response = receiver.handle(signed_delivery(&body, TEST_SIGN_SECRET)).await;
