@@ -14,10 +14,10 @@ test: setup lint test-rust test-template
 
 lint:
 	cargo fmt --check
-	cargo clippy --locked --all-targets -- -D warnings
+	cargo clippy --locked --workspace --all-targets -- -D warnings
 
 test-rust:
-	cargo test --locked
+	cargo test --locked --workspace
 
 test-template:
 	.venv/bin/python -m pytest -q tests/template

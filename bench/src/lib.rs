@@ -23,3 +23,14 @@ pub fn payload(vins: usize, records: usize) -> String {
     }
     format!("{{{}}}", entries.join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_have_the_sizes_benchmarks_md_reports() {
+        let lengths: Vec<usize> = SIZES.iter().map(|(_, vins, records)| payload(*vins, *records).len()).collect();
+        assert_eq!(lengths, [1_413, 347_730, 3_476_150]);
+    }
+}
