@@ -2,23 +2,22 @@
 //!
 //! By default glibc gives every buffer over 128 KiB a mapping of its own and unmaps it when it is freed, and hands
 //! the top of the heap back to the OS as soon as it is free: each large delivery then faults in and zeroes its
-//! buffers afresh (1,600 page faults for a 3.5 MB body). Keeping them costs 16% less CPU per delivery at the two
-//! larger sizes, and the process stays near 43 MiB for 6 MB bodies (BENCHMARKS.md). mimalloc was tried: the same
-//! CPU, but 86 MiB for the same bodies, too close to the function's 128 MB.
+//! buffers afresh (about 2,400 page faults for a 3.5 MB body). With the thresholds below, glibc's defaults take
+//! 1.13 to 1.17 times the CPU per delivery under load and 1.37 to 1.40 times for a delivery after an idle second, at
+//! the two larger sizes; the process levels off near 43 MiB for 6 MB bodies (BENCHMARKS.md, sections 3 and 4).
+//! mimalloc saved as much CPU, but kept 86 MiB resident for the same bodies, too close to the function's 128 MB.
 //!
 //! Lambda runs the function on Linux with glibc; elsewhere (a developer's Mac under `cargo lambda watch`) the
 //! system allocator keeps its defaults.
 #![cfg_attr(not(all(target_os = "linux", target_env = "gnu")), allow(dead_code))]
 
-use std::ffi::c_int;
-
 /// Buffers up to this size come from the heap instead of a mapping of their own. 32 MiB (the highest glibc's own
 /// sliding threshold would go) is above any buffer of a delivery: API Gateway passes at most 6 MB to a Lambda.
-const MMAP_THRESHOLD: c_int = 32 << 20;
+const MMAP_THRESHOLD: std::ffi::c_int = 32 << 20;
 
 /// Free memory at the top of the heap goes back to the OS only beyond this much, so the heap a delivery grew is
 /// there for the next one.
-const TRIM_THRESHOLD: c_int = 64 << 20;
+const TRIM_THRESHOLD: std::ffi::c_int = 64 << 20;
 
 /// Sets both thresholds, unless the environment tunes malloc itself through `GLIBC_TUNABLES`. Call it first thing.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
